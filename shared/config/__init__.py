@@ -1,0 +1,1 @@
+"""Configuration: tenancy (tenants, VPCs, WAF sites, API keys) and service settings."""

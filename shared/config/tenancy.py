@@ -1,0 +1,281 @@
+"""Tenancy: tenants, their VPCs, the WAF sites in each VPC, and API keys.
+
+Loaded from a YAML file for now (the control plane will own it later). Example::
+
+    tenants:
+      - id: demo
+        name: Demo department
+        vpcs:
+          - id: vpc-demo
+            firewall: {waf: true, ips: false, av: false}
+            sites:
+              - name: demo-site
+                hosts: [demo.local]
+                upstream: http://127.0.0.1:8081
+                mode: prevent            # or detect
+                rulesets: [core]         # packs under rules/waf/
+                max_body_bytes: 10485760
+    api_keys:
+      - id: demo-analyst
+        tenant: demo                     # omitted for provider-admin
+        role: analyst                    # provider-admin | tenant-admin | analyst
+        sha256: 9f86d0...                # sha256 of the secret; secrets are never stored
+
+A key is presented as ``Bearer <secret>``; the store holds only its SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+ROLES = ("provider-admin", "tenant-admin", "analyst")
+MODES = ("detect", "prevent")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_HOST = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9.-]{0,252})$")
+
+
+class ConfigError(ValueError):
+    """A configuration file is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    name: str
+    tenant_id: str
+    vpc_id: str
+    hosts: tuple[str, ...]
+    upstream: str
+    mode: str = "prevent"
+    rulesets: tuple[str, ...] = ("core",)
+    max_body_bytes: int = 10 * 1024 * 1024
+    upstream_timeout: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Vpc:
+    id: str
+    tenant_id: str
+    waf: bool = True
+    ips: bool = False
+    av: bool = False
+    sites: tuple[Site, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    vpcs: tuple[Vpc, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    role: str
+    sha256: str
+    tenant_id: str | None = None
+
+    @property
+    def is_provider(self) -> bool:
+        return self.role == "provider-admin"
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    tenants: tuple[Tenant, ...] = ()
+    api_keys: tuple[ApiKey, ...] = ()
+    _by_host: dict[str, Site] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for tenant in self.tenants:
+            for vpc in tenant.vpcs:
+                for site in vpc.sites:
+                    for host in site.hosts:
+                        self._by_host[host.lower()] = site
+
+    @property
+    def sites(self) -> list[Site]:
+        return [s for t in self.tenants for v in t.vpcs for s in v.sites]
+
+    def site_for_host(self, host: str | None) -> Site | None:
+        """The site a ``Host`` header routes to (port stripped, case-insensitive)."""
+        if not host:
+            return None
+        host = host.strip().lower()
+        if host.startswith("["):
+            host = host[: host.find("]") + 1]
+        elif host.count(":") == 1:
+            host = host.split(":", 1)[0]
+        return self._by_host.get(host)
+
+    def vpc(self, tenant_id: str, vpc_id: str) -> Vpc | None:
+        for tenant in self.tenants:
+            if tenant.id == tenant_id:
+                for vpc in tenant.vpcs:
+                    if vpc.id == vpc_id:
+                        return vpc
+        return None
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The key whose hash matches ``secret``, compared in constant time."""
+        digest = hash_key(secret)
+        found = None
+        for key in self.api_keys:
+            if hmac.compare_digest(key.sha256, digest):
+                found = key
+        return found
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class _Reader:
+    """Walks the parsed YAML and reports errors as ``file: path.to.field: message``."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {where}: {message}")
+
+    def mapping(self, value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def seq(self, value: Any, where: str) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(where, f"expected a list, got {type(value).__name__}")
+        return value
+
+    def ident(self, d: dict[str, Any], key: str, where: str) -> str:
+        value = d.get(key)
+        if not isinstance(value, str) or not _ID.match(value):
+            raise self.fail(f"{where}.{key}", f"expected an identifier ([A-Za-z0-9._-], 1-64 chars), got {value!r}")
+        return value
+
+    def unknown(self, d: dict[str, Any], allowed: set[str], where: str) -> None:
+        extra = sorted(set(d) - allowed)
+        if extra:
+            raise self.fail(where, f"unknown field(s) {', '.join(extra)}; expected one of {', '.join(sorted(allowed))}")
+
+
+def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
+    r = _Reader(source)
+    root = r.mapping(data or {}, "(top)")
+    r.unknown(root, {"tenants", "api_keys"}, "(top)")
+    tenants: list[Tenant] = []
+    hosts_seen: dict[str, str] = {}
+    tenant_ids: set[str] = set()
+    for ti, t in enumerate(r.seq(root.get("tenants"), "tenants")):
+        tw = f"tenants[{ti}]"
+        t = r.mapping(t, tw)
+        r.unknown(t, {"id", "name", "vpcs"}, tw)
+        tid = r.ident(t, "id", tw)
+        if tid in tenant_ids:
+            raise r.fail(f"{tw}.id", f"duplicate tenant id {tid!r}")
+        tenant_ids.add(tid)
+        vpcs = []
+        for vi, v in enumerate(r.seq(t.get("vpcs"), f"{tw}.vpcs")):
+            vw = f"{tw}.vpcs[{vi}]"
+            v = r.mapping(v, vw)
+            r.unknown(v, {"id", "firewall", "sites"}, vw)
+            vid = r.ident(v, "id", vw)
+            fw = r.mapping(v.get("firewall") or {}, f"{vw}.firewall")
+            r.unknown(fw, {"waf", "ips", "av"}, f"{vw}.firewall")
+            sites = []
+            for si, s in enumerate(r.seq(v.get("sites"), f"{vw}.sites")):
+                sw = f"{vw}.sites[{si}]"
+                s = r.mapping(s, sw)
+                r.unknown(s, {"name", "hosts", "upstream", "mode", "rulesets", "max_body_bytes",
+                              "upstream_timeout"}, sw)
+                name = r.ident(s, "name", sw)
+                hosts = r.seq(s.get("hosts"), f"{sw}.hosts")
+                if not hosts:
+                    raise r.fail(f"{sw}.hosts", "a site needs at least one host name")
+                for host in hosts:
+                    if not isinstance(host, str) or not _HOST.match(host):
+                        raise r.fail(f"{sw}.hosts", f"invalid host name {host!r}")
+                    if host.lower() in hosts_seen:
+                        raise r.fail(f"{sw}.hosts", f"host {host!r} is already routed to site {hosts_seen[host.lower()]}")
+                    hosts_seen[host.lower()] = name
+                upstream = s.get("upstream")
+                parts = urlsplit(upstream) if isinstance(upstream, str) else None
+                if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                    raise r.fail(f"{sw}.upstream", f"expected an http(s) URL, got {upstream!r}")
+                mode = s.get("mode", "prevent")
+                if mode not in MODES:
+                    raise r.fail(f"{sw}.mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
+                rulesets = r.seq(s.get("rulesets", ["core"]), f"{sw}.rulesets")
+                if not all(isinstance(x, str) and _ID.match(x) for x in rulesets):
+                    raise r.fail(f"{sw}.rulesets", f"expected pack names, got {rulesets!r}")
+                max_body = s.get("max_body_bytes", 10 * 1024 * 1024)
+                if not isinstance(max_body, int) or isinstance(max_body, bool) or max_body < 0:
+                    raise r.fail(f"{sw}.max_body_bytes", f"expected a non-negative integer, got {max_body!r}")
+                timeout = s.get("upstream_timeout", 30.0)
+                if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+                    raise r.fail(f"{sw}.upstream_timeout", f"expected seconds > 0, got {timeout!r}")
+                sites.append(Site(name=name, tenant_id=tid, vpc_id=vid, hosts=tuple(hosts),
+                                  upstream=upstream.rstrip("/"), mode=mode, rulesets=tuple(rulesets),
+                                  max_body_bytes=max_body, upstream_timeout=float(timeout)))
+            flags = {}
+            for k in ("waf", "ips", "av"):
+                val = fw.get(k, k == "waf")
+                if not isinstance(val, bool):
+                    raise r.fail(f"{vw}.firewall.{k}", f"expected true or false, got {val!r}")
+                flags[k] = val
+            vpcs.append(Vpc(id=vid, tenant_id=tid, sites=tuple(sites), **flags))
+        name = t.get("name", tid)
+        if not isinstance(name, str):
+            raise r.fail(f"{tw}.name", "expected a string")
+        tenants.append(Tenant(id=tid, name=name, vpcs=tuple(vpcs)))
+    keys = []
+    key_ids: set[str] = set()
+    for ki, k in enumerate(r.seq(root.get("api_keys"), "api_keys")):
+        kw = f"api_keys[{ki}]"
+        k = r.mapping(k, kw)
+        r.unknown(k, {"id", "tenant", "role", "sha256"}, kw)
+        kid = r.ident(k, "id", kw)
+        if kid in key_ids:
+            raise r.fail(f"{kw}.id", f"duplicate key id {kid!r}")
+        key_ids.add(kid)
+        role = k.get("role")
+        if role not in ROLES:
+            raise r.fail(f"{kw}.role", f"expected one of {', '.join(ROLES)}, got {role!r}")
+        tenant = k.get("tenant")
+        if role == "provider-admin":
+            if tenant is not None:
+                raise r.fail(f"{kw}.tenant", "a provider-admin key belongs to no tenant")
+        elif tenant not in tenant_ids:
+            raise r.fail(f"{kw}.tenant", f"unknown tenant {tenant!r}")
+        digest = k.get("sha256")
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise r.fail(f"{kw}.sha256", "expected the key's SHA-256 as 64 lowercase hex digits")
+        keys.append(ApiKey(id=kid, role=role, sha256=digest, tenant_id=tenant))
+    return Tenancy(tenants=tuple(tenants), api_keys=tuple(keys))
+
+
+def load_tenancy(path: str | Path) -> Tenancy:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    return parse_tenancy(data, str(path))

@@ -1,0 +1,1 @@
+"""Running secchain's processes: ports, child processes, the local broker."""

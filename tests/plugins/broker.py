@@ -1,0 +1,1 @@
+"""Fixtures: a real Kafka-protocol broker (tansu) on loopback."""

@@ -1,0 +1,1 @@
+"""Fixtures: audit stores (SQLite file, OpenSearch protocol via osmem-server)."""
