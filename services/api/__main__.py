@@ -1,0 +1,5 @@
+import sys
+
+from services.api.server import main
+
+sys.exit(main())

@@ -1,0 +1,3 @@
+from services.demo_upstream.app import main
+
+main()

@@ -1,0 +1,287 @@
+"""``secchain up``: the whole chain on one machine under one supervisor.
+
+Starts, in order, the local Kafka-protocol broker (unless ``--kafka`` names one), the demo
+upstream, the audit indexer, the API and the WAF, each as its own process that dies with the
+supervisor; waits until each answers ``/readyz``; prints the URLs, the demo keys and a curl line;
+restarts a component that crashes (with back-off); and on Ctrl-C or SIGTERM stops everything,
+newest first, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from shared.config.tenancy import hash_key
+from shared.runtime.ports import wait_for_port
+from shared.runtime.process import die_with_parent, env_with_unbuffered, stop_process
+
+log = logging.getLogger("secchain.up")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Ports:
+    api: int = 8000
+    waf: int = 8080
+    waf_admin: int = 8180
+    upstream: int = 8081
+    kafka: int = 9092
+    indexer: int = 8190
+
+
+@dataclass
+class Component:
+    name: str
+    cmd: list[str]
+    ready_url: str | None = None
+    ready_port: int | None = None
+    proc: subprocess.Popen | None = None
+    restarts: list[float] = field(default_factory=list)
+
+
+@dataclass
+class DemoKeys:
+    provider_admin: str
+    tenant_admin: str
+    analyst: str
+
+
+def write_demo_tenancy(path: Path, upstream_port: int) -> DemoKeys:
+    """The demo tenant: one VPC, the site demo.local in prevent mode with our core pack, fresh keys."""
+    keys = DemoKeys(*(f"sk_{secrets.token_urlsafe(24)}" for _ in range(3)))
+    doc = {
+        "tenants": [{
+            "id": "demo",
+            "name": "Demo department",
+            "vpcs": [{
+                "id": "vpc-demo",
+                "firewall": {"waf": True, "ips": False, "av": False},
+                "sites": [{
+                    "name": "demo-site",
+                    "hosts": ["demo.local"],
+                    "upstream": f"http://127.0.0.1:{upstream_port}",
+                    "mode": "prevent",
+                    "rulesets": ["core"],
+                }],
+            }],
+        }],
+        "api_keys": [
+            {"id": "provider-admin", "role": "provider-admin", "sha256": hash_key(keys.provider_admin)},
+            {"id": "demo-admin", "tenant": "demo", "role": "tenant-admin", "sha256": hash_key(keys.tenant_admin)},
+            {"id": "demo-analyst", "tenant": "demo", "role": "analyst", "sha256": hash_key(keys.analyst)},
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# written by `secchain up`; keys are stored as SHA-256 only\n" + yaml.safe_dump(doc, sort_keys=False))
+    return keys
+
+
+class Supervisor:
+    def __init__(self, *, data_dir: Path, ports: Ports, tenancy: Path, store_url: str,
+                 kafka: str | None = None, workers: int = 1, log_level: str = "INFO",
+                 demo_upstream: bool = True) -> None:
+        self.data_dir = data_dir
+        self.ports = ports
+        self.tenancy = tenancy
+        self.store_url = store_url
+        self.external_kafka = kafka
+        self.workers = workers
+        self.log_level = log_level
+        self.demo_upstream = demo_upstream
+        self.broker = None
+        self.components: list[Component] = []
+        self.log_dir = data_dir / "logs"
+
+    @property
+    def bootstrap(self) -> str:
+        return self.external_kafka or f"127.0.0.1:{self.ports.kafka}"
+
+    def _specs(self) -> list[Component]:
+        py = [sys.executable, "-m"]
+        lvl = ["--log-level", self.log_level]
+        specs = []
+        if self.demo_upstream:
+            specs.append(Component("upstream", py + ["services.demo_upstream", "--port", str(self.ports.upstream)],
+                                   ready_port=self.ports.upstream))
+        specs.append(Component(
+            "indexer",
+            py + ["services.indexer", "--kafka", self.bootstrap, "--store", self.store_url,
+                  "--http-port", str(self.ports.indexer)] + lvl,
+            ready_url=f"http://127.0.0.1:{self.ports.indexer}/readyz"))
+        specs.append(Component(
+            "api",
+            py + ["services.api", "--port", str(self.ports.api), "--tenancy", str(self.tenancy),
+                  "--store", self.store_url] + lvl,
+            ready_url=f"http://127.0.0.1:{self.ports.api}/readyz"))
+        specs.append(Component(
+            "waf",
+            py + ["services.waf", "--port", str(self.ports.waf), "--admin-port", str(self.ports.waf_admin),
+                  "--tenancy", str(self.tenancy), "--kafka", self.bootstrap,
+                  "--spool-dir", str(self.data_dir / "spool" / "waf"),
+                  "--cache-dir", str(self.data_dir / "cache" / "matching"),
+                  "--workers", str(self.workers)] + lvl,
+            ready_url=f"http://127.0.0.1:{self.ports.waf_admin}/readyz"))
+        return specs
+
+    def _spawn(self, comp: Component) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        logfile = open(self.log_dir / f"{comp.name}.log", "ab")
+        comp.proc = subprocess.Popen(comp.cmd, stdout=logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=REPO_ROOT, env=env_with_unbuffered(), preexec_fn=die_with_parent)
+        logfile.close()
+
+    def _wait_ready(self, comp: Component, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert comp.proc is not None
+            if comp.proc.poll() is not None:
+                raise RuntimeError(f"{comp.name} exited with code {comp.proc.returncode}; "
+                                   f"see {self.log_dir / (comp.name + '.log')}:\n{self._tail(comp)}")
+            if comp.ready_port is not None:
+                try:
+                    wait_for_port("127.0.0.1", comp.ready_port, timeout=0.2)
+                    return
+                except TimeoutError:
+                    continue
+            try:
+                with urllib.request.urlopen(comp.ready_url, timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{comp.name} not ready after {timeout:.0f} s; see {self.log_dir / (comp.name + '.log')}")
+
+    def _tail(self, comp: Component, lines: int = 15) -> str:
+        try:
+            text = (self.log_dir / f"{comp.name}.log").read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def start(self, timeout: float = 90.0) -> None:
+        from shared.runtime.broker import LocalBroker, ensure_topics
+
+        try:
+            if self.external_kafka is None:
+                self.broker = LocalBroker(self.ports.kafka, log_path=self.log_dir / "broker.log")
+                self.broker.start(timeout=timeout)
+            ensure_topics(self.bootstrap, {"secchain.alerts": 3, "secchain.dlq": 1})
+            for comp in self._specs():
+                self._spawn(comp)
+                self.components.append(comp)
+                self._wait_ready(comp, timeout)
+                log.info("%s ready", comp.name)
+        except BaseException:
+            self.stop()
+            raise
+
+    def poll(self) -> None:
+        """Restart a component that died, at most 5 times a minute."""
+        for comp in self.components:
+            if comp.proc is not None and comp.proc.poll() is not None:
+                now = time.monotonic()
+                comp.restarts = [t for t in comp.restarts if now - t < 60] + [now]
+                if len(comp.restarts) > 5:
+                    raise RuntimeError(f"{comp.name} keeps crashing; last lines:\n{self._tail(comp)}")
+                log.warning("%s exited with code %s; restarting", comp.name, comp.proc.returncode)
+                self._spawn(comp)
+
+    def stop(self) -> None:
+        for comp in reversed(self.components):
+            if comp.proc is not None:
+                stop_process(comp.proc, grace=15.0)
+        self.components.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+
+
+def banner(sup: Supervisor, keys: DemoKeys | None) -> str:
+    p = sup.ports
+    lines = [
+        "",
+        "secchain is up.",
+        f"  WAF            http://127.0.0.1:{p.waf}/   (site demo.local -> demo upstream :{p.upstream})",
+        f"  WAF admin      http://127.0.0.1:{p.waf_admin}/readyz  /metrics  POST /reload",
+        f"  Audit API      http://127.0.0.1:{p.api}/v1/alerts",
+        f"  Indexer        http://127.0.0.1:{p.indexer}/metrics",
+        f"  Kafka          {sup.bootstrap}",
+        f"  Audit store    {sup.store_url}",
+        f"  Logs           {sup.log_dir}/",
+    ]
+    if keys is not None:
+        lines += [
+            "",
+            "Demo API keys (new every run):",
+            f"  analyst (tenant demo)       {keys.analyst}",
+            f"  tenant-admin (tenant demo)  {keys.tenant_admin}",
+            f"  provider-admin              {keys.provider_admin}",
+            "",
+            "Try it:",
+            f"  curl -i -H 'Host: demo.local' 'http://127.0.0.1:{p.waf}/?id=1%27%20OR%20%271%27=%271'   # 403",
+            f"  curl -i -H 'Host: demo.local' 'http://127.0.0.1:{p.waf}/hello?name=world'               # 200",
+            f"  curl -s -H 'Authorization: Bearer {keys.analyst}' 'http://127.0.0.1:{p.api}/v1/alerts?from=now-15m'",
+        ]
+    lines += ["", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def run_up(args) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    ports = Ports(api=args.api_port, waf=args.waf_port, waf_admin=args.waf_admin_port,
+                  upstream=args.upstream_port, kafka=args.kafka_port, indexer=args.indexer_port)
+    keys = None
+    if args.tenancy:
+        tenancy = Path(args.tenancy).resolve()
+    else:
+        tenancy = data_dir / "tenancy.yaml"
+        keys = write_demo_tenancy(tenancy, ports.upstream)
+        keyfile = data_dir / "demo-keys.json"
+        keyfile.write_text(json.dumps(keys.__dict__, indent=2))
+        os.chmod(keyfile, 0o600)
+    if args.store == "opensearch":
+        if not args.opensearch_url:
+            print("--store opensearch needs --opensearch-url URL", file=sys.stderr)
+            return 2
+        store_url = "opensearch+" + args.opensearch_url
+    else:
+        store_url = f"sqlite:///{data_dir / 'audit.db'}"
+    sup = Supervisor(data_dir=data_dir, ports=ports, tenancy=tenancy, store_url=store_url,
+                     kafka=args.kafka, workers=args.workers, log_level=args.log_level)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    started = time.monotonic()
+    try:
+        sup.start()
+        print(banner(sup, keys) + f"\n(started in {time.monotonic() - started:.1f} s)", flush=True)
+        while not stopping:
+            time.sleep(0.5)
+            sup.poll()
+    except Exception as exc:
+        print(f"secchain up failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        print("stopping...", flush=True)
+        sup.stop()
+        print("stopped.", flush=True)
+    return 0

@@ -1,0 +1,5 @@
+import sys
+
+from services.waf.server import main
+
+sys.exit(main())

@@ -1,0 +1,279 @@
+"""The WAF's aiohttp applications: the data-plane proxy and the admin listener.
+
+The proxy is a catch-all handler: route by Host to a site, run phase 1 on the request line and
+headers, buffer the body up to the site's limit and run phase 2, forward, run phase 3 on the
+upstream's status and headers, then stream the body back. Admin routes (/healthz, /readyz,
+/metrics, POST /reload) live on their own port so they never shadow a tenant's paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from yarl import URL
+
+from services.waf.alerts import AlertSink, RequestFacts, alerts_for
+from services.waf.headers import client_response_headers, upstream_request_headers
+from services.waf.policy import PolicyStore, SitePolicy
+from shared.config.tenancy import Tenancy, load_tenancy
+from shared.observability import add_ops_routes
+
+log = logging.getLogger("secchain.waf")
+CHUNK = 64 * 1024
+
+
+class WafMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter("secchain_waf_requests_total", "Requests by site and outcome",
+                                ["site", "outcome"], registry=registry)
+        self.latency = Histogram("secchain_waf_request_seconds", "Time from request to last byte",
+                                 ["site"], registry=registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10))
+        self.inspect = Histogram("secchain_waf_inspection_seconds", "Time spent in the rule engine",
+                                 ["site"], registry=registry,
+                                 buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1))
+        self.alerts = Counter("secchain_waf_alerts_total", "Alerts emitted", ["site", "action"], registry=registry)
+        self.rules_generation = Gauge("secchain_waf_rules_generation", "Policy snapshot generation",
+                                      registry=registry)
+        self.reload_failures = Counter("secchain_waf_reload_failures_total", "Rejected rule reloads",
+                                       registry=registry)
+
+
+@dataclass
+class WafState:
+    tenancy_path: Path
+    policies: PolicyStore
+    sink: AlertSink
+    observer: str
+    registry: CollectorRegistry
+    tenancy: Tenancy = field(default_factory=Tenancy)
+    session: aiohttp.ClientSession | None = None
+
+    def __post_init__(self) -> None:
+        self.metrics = WafMetrics(self.registry)
+
+    def reload(self) -> None:
+        """Re-read tenancy and rules; keep serving the previous ones if anything is wrong."""
+        try:
+            tenancy = load_tenancy(self.tenancy_path)
+            self.policies.reload(tenancy)
+        except Exception as exc:
+            self.metrics.reload_failures.inc()
+            self.policies.last_error = str(exc)
+            log.error("reload rejected, previous rules keep serving: %s", exc)
+            raise
+        self.tenancy = tenancy
+        self.metrics.rules_generation.set(self.policies.generation)
+        log.info("policy generation %d loaded (%d sites)", self.policies.generation, len(tenancy.sites))
+
+
+STATE_KEY = web.AppKey("waf_state", WafState)
+
+
+def _blocked_response(status: int, request_id: str) -> web.Response:
+    text = (
+        f"{status} Request blocked\n"
+        "This request was blocked by the secchain web application firewall.\n"
+        f"Request ID: {request_id}\n"
+    )
+    return web.Response(status=status, text=text, headers={"X-Request-Id": request_id, "Cache-Control": "no-store"})
+
+
+def _error_response(status: int, message: str, request_id: str) -> web.Response:
+    return web.Response(status=status, text=f"{status} {message}\nRequest ID: {request_id}\n",
+                        headers={"X-Request-Id": request_id})
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole request body, or None when it exceeds ``limit`` (the caller answers 413)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(CHUNK):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _peer(request: web.Request) -> tuple[str, int | None, str | None, int | None]:
+    transport = request.transport
+    client_ip, client_port, server_ip, server_port = request.remote or "", None, None, None
+    if transport is not None:
+        peer = transport.get_extra_info("peername")
+        sock = transport.get_extra_info("sockname")
+        if peer:
+            client_ip, client_port = peer[0], peer[1]
+        if sock:
+            server_ip, server_port = sock[0], sock[1]
+    return client_ip, client_port, server_ip, server_port
+
+
+async def proxy_handler(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    started = time.perf_counter()
+    request_id = uuid.uuid4().hex
+    host = request.headers.get("Host", "")
+    site = state.tenancy.site_for_host(host)
+    if site is None:
+        state.metrics.requests.labels("-", "unknown_site").inc()
+        return _error_response(404, "No protected site answers to this host", request_id)
+    policy = state.policies.policy(site)
+    if policy is None:
+        state.metrics.requests.labels(site.name, "no_policy").inc()
+        return _error_response(503, "Site policy not loaded", request_id)
+
+    client_ip, client_port, server_ip, server_port = _peer(request)
+    raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
+    facts = RequestFacts(
+        request_id=request_id, site=site, client_ip=client_ip, client_port=client_port,
+        server_ip=server_ip, server_port=server_port, method=request.method, url=request.raw_path,
+        host=host, user_agent=request.headers.get("User-Agent"), observer=state.observer,
+        ruleset=policy.ruleset_label,
+    )
+    tx = policy.ruleset.new_transaction(client_ip=client_ip, client_port=client_port or 0,
+                                        server_ip=server_ip or "", server_port=server_port or 0,
+                                        unique_id=request_id)
+    prevent = site.mode == "prevent"
+    status: int | None = None
+    blocked = False
+    outcome = "forwarded"
+    try:
+        t0 = time.perf_counter()
+        version = f"HTTP/{request.version.major}.{request.version.minor}"
+        tx.process_request_line(request.method, request.raw_path, version)
+        intervention = tx.process_request_headers(raw_headers)
+        inspect_time = time.perf_counter() - t0
+        if intervention is not None and prevent:
+            blocked, status, outcome = True, intervention.status or 403, "blocked"
+            return _blocked_response(status, request_id)
+
+        body = await _read_body(request, site.max_body_bytes)
+        if body is None:
+            status, outcome = 413, "too_large"
+            return _error_response(413, "Request body too large", request_id)
+        t0 = time.perf_counter()
+        intervention = tx.process_request_body(body)
+        inspect_time += time.perf_counter() - t0
+        if intervention is not None and prevent:
+            blocked, status, outcome = True, intervention.status or 403, "blocked"
+            return _blocked_response(status, request_id)
+        state.metrics.inspect.labels(site.name).observe(inspect_time)
+
+        response = await _forward(request, state, policy, tx, body, raw_headers, client_ip, request_id, prevent)
+        status = response.status
+        if getattr(response, "_secchain_blocked", False):
+            blocked, outcome = True, "blocked"
+        return response
+    except (aiohttp.ClientConnectionError, OSError) as exc:
+        if request.transport is None or request.transport.is_closing():
+            outcome = "client_gone"
+            raise
+        log.warning("upstream %s unreachable: %s", site.upstream, exc)
+        status, outcome = 502, "upstream_error"
+        return _error_response(502, "Upstream unreachable", request_id)
+    except asyncio.TimeoutError:
+        status, outcome = 504, "upstream_timeout"
+        return _error_response(504, "Upstream timed out", request_id)
+    finally:
+        try:
+            tx.process_logging()
+        except Exception:  # the engine must never take a request down with it
+            log.exception("phase 5 failed for request %s", request_id)
+        docs = alerts_for(tx, facts, blocked=blocked, status=status)
+        for doc in docs:
+            state.sink.send(doc)
+        if docs:
+            state.metrics.alerts.labels(site.name, docs[0]["event"]["action"]).inc(len(docs))
+        state.metrics.requests.labels(site.name, outcome).inc()
+        state.metrics.latency.labels(site.name).observe(time.perf_counter() - started)
+
+
+async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx: Any, body: bytes,
+                   raw_headers: list[tuple[str, str]], client_ip: str, request_id: str,
+                   prevent: bool) -> web.StreamResponse:
+    site = policy.site
+    assert state.session is not None
+    headers = upstream_request_headers(raw_headers, client_ip=client_ip, scheme=request.scheme)
+    present = {name.lower() for name, _ in headers}
+    # aiohttp's client adds these unless told not to; the upstream must see only what the client sent.
+    skip = [h for h in ("Accept", "Accept-Encoding", "User-Agent", "Content-Type") if h.lower() not in present]
+    url = URL(site.upstream + request.raw_path, encoded=True)
+    send_body = body if (body or request.content_length is not None or request.method not in ("GET", "HEAD")) else None
+    timeout = aiohttp.ClientTimeout(total=None, connect=min(10.0, site.upstream_timeout),
+                                    sock_read=site.upstream_timeout)
+    async with state.session.request(request.method, url, headers=headers, data=send_body,
+                                     allow_redirects=False, skip_auto_headers=skip, timeout=timeout) as upstream:
+        resp_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream.raw_headers]
+        intervention = tx.process_response_headers(upstream.status, resp_headers)
+        if intervention is not None and prevent:
+            blocked = _blocked_response(intervention.status or 403, request_id)
+            blocked._secchain_blocked = True  # type: ignore[attr-defined]
+            return blocked
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+        for name, value in client_response_headers(resp_headers):
+            response.headers.add(name, value)
+        response.headers["X-Request-Id"] = request_id
+        if upstream.content_length is not None and "chunked" not in upstream.headers.get("Transfer-Encoding", ""):
+            response.content_length = upstream.content_length
+        await response.prepare(request)
+        if request.method != "HEAD":
+            async for chunk in upstream.content.iter_chunked(CHUNK):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+def make_proxy_app(state: WafState) -> web.Application:
+    # client_max_size is enforced per site in _read_body; aiohttp's own limit only guards read().
+    app = web.Application(client_max_size=1 << 40, handler_args={"max_field_size": 16384, "max_line_size": 16384})
+    app[STATE_KEY] = state
+
+    async def session_ctx(app: web.Application):
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=60, force_close=False)
+        state.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+        yield
+        await state.session.close()
+
+    app.cleanup_ctx.append(session_ctx)
+    app.router.add_route("*", "/{tail:.*}", proxy_handler)
+    return app
+
+
+def make_admin_app(state: WafState) -> web.Application:
+    app = web.Application()
+    app[STATE_KEY] = state
+
+    def ready() -> tuple[bool, str]:
+        if state.policies.generation == 0:
+            return False, state.policies.last_error or "rules not loaded"
+        return True, f"policy generation {state.policies.generation}, {len(state.tenancy.sites)} sites"
+
+    add_ops_routes(app, state.registry, ready)
+
+    async def reload(_: web.Request) -> web.Response:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, state.reload)
+        except Exception as exc:
+            return web.json_response({"error": {"code": "reload_rejected", "message": str(exc)},
+                                      "generation": state.policies.generation}, status=422)
+        return web.json_response({"status": "reloaded", "generation": state.policies.generation})
+
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response({"generation": state.policies.generation,
+                                  "last_error": state.policies.last_error,
+                                  "sites": [s.name for s in state.tenancy.sites]})
+
+    app.router.add_post("/reload", reload)
+    app.router.add_get("/status", status)
+    return app

@@ -1,0 +1,126 @@
+"""The WAF process: ``python -m services.waf`` (or ``secchain waf``).
+
+With ``--workers N`` (default 1) a parent process starts N workers that share the data-plane and
+admin sockets through SO_REUSEPORT, as nginx workers do; each worker compiles nothing twice because
+the matching databases are cached on disk (``--cache-dir``). SIGHUP reloads rules and tenancy in
+every worker; a reload that fails keeps the previous rules serving.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from services.waf.app import WafState, make_admin_app, make_proxy_app
+from services.waf.policy import PolicyStore
+from shared.logsetup import setup_logging
+from shared.runtime.process import die_with_parent, stop_process
+
+log = logging.getLogger("secchain.waf")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="secchain waf", description="secchain WAF: inline reverse proxy")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--admin-port", type=int, default=8180, help="/healthz /readyz /metrics /reload")
+    p.add_argument("--tenancy", required=True, type=Path, help="tenancy YAML (sites, upstreams, policies)")
+    p.add_argument("--rules-root", type=Path, default=REPO_ROOT / "rules" / "waf")
+    p.add_argument("--kafka", default="127.0.0.1:9092", help="bootstrap servers")
+    p.add_argument("--spool-dir", type=Path, default=Path("var/spool/waf"))
+    p.add_argument("--cache-dir", type=Path, default=Path("var/cache/matching"))
+    p.add_argument("--observer", default=f"waf-{socket.gethostname()}")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+async def serve(args: argparse.Namespace) -> None:
+    from shared.bus import AlertProducer
+
+    index = args.worker_index or 0
+    observer = f"{args.observer}-{index}" if args.workers > 1 else args.observer
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    producer = AlertProducer(args.kafka, spool_dir=args.spool_dir / f"worker-{index}", client_id=observer)
+    state = WafState(tenancy_path=args.tenancy, policies=PolicyStore(args.rules_root, args.cache_dir),
+                     sink=producer, observer=observer, registry=CollectorRegistry())
+    state.reload()  # at start a bad config is fatal: better than serving with no rules
+
+    proxy_runner = web.AppRunner(make_proxy_app(state), access_log=None, handle_signals=False)
+    admin_runner = web.AppRunner(make_admin_app(state), access_log=None, handle_signals=False)
+    await proxy_runner.setup()
+    await admin_runner.setup()
+    reuse = args.workers > 1
+    await web.TCPSite(proxy_runner, args.host, args.port, reuse_port=reuse, backlog=1024).start()
+    await web.TCPSite(admin_runner, args.host, args.admin_port, reuse_port=reuse).start()
+    log.info("WAF worker %d listening on http://%s:%d (admin %d)", index, args.host, args.port, args.admin_port)
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_hup() -> None:
+        async def do() -> None:
+            try:
+                await loop.run_in_executor(None, state.reload)
+            except Exception:
+                pass  # already logged; previous rules keep serving
+        loop.create_task(do())
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    await stop.wait()
+    log.info("WAF worker %d stopping", index)
+    await proxy_runner.cleanup()
+    await admin_runner.cleanup()
+    await loop.run_in_executor(None, producer.close, 10.0)
+
+
+def run_workers(args: argparse.Namespace, argv: list[str]) -> int:
+    children = [
+        subprocess.Popen([sys.executable, "-m", "services.waf", *argv, "--worker-index", str(i)],
+                         preexec_fn=die_with_parent)
+        for i in range(args.workers)
+    ]
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while not stopping:
+        if any(c.poll() is not None for c in children):
+            log.error("a WAF worker exited; stopping the others")
+            break
+        time.sleep(0.5)
+    for child in children:
+        stop_process(child)
+    return max((c.returncode or 0) for c in children)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    setup_logging("waf", args.log_level)
+    if args.workers > 1 and args.worker_index is None:
+        return run_workers(args, argv)
+    asyncio.run(serve(args))
+    return 0
