@@ -92,7 +92,7 @@ def write_demo_tenancy(path: Path, upstream_port: int) -> DemoKeys:
 class Supervisor:
     def __init__(self, *, data_dir: Path, ports: Ports, tenancy: Path, store_url: str,
                  kafka: str | None = None, workers: int = 1, log_level: str = "INFO",
-                 demo_upstream: bool = True) -> None:
+                 demo_upstream: bool = True, rules_root: Path | None = None) -> None:
         self.data_dir = data_dir
         self.ports = ports
         self.tenancy = tenancy
@@ -101,6 +101,7 @@ class Supervisor:
         self.workers = workers
         self.log_level = log_level
         self.demo_upstream = demo_upstream
+        self.rules_root = rules_root or REPO_ROOT / "rules" / "waf"
         self.broker = None
         self.components: list[Component] = []
         self.log_dir = data_dir / "logs"
@@ -130,6 +131,7 @@ class Supervisor:
             "waf",
             py + ["services.waf", "--port", str(self.ports.waf), "--admin-port", str(self.ports.waf_admin),
                   "--tenancy", str(self.tenancy), "--kafka", self.bootstrap,
+                  "--rules-root", str(self.rules_root),
                   "--spool-dir", str(self.data_dir / "spool" / "waf"),
                   "--cache-dir", str(self.data_dir / "cache" / "matching"),
                   "--workers", str(self.workers)] + lvl,
@@ -276,7 +278,8 @@ def run_up(args) -> int:
         print(banner(sup, keys) + f"\n(started in {time.monotonic() - started:.1f} s)", flush=True)
         while not stopping:
             time.sleep(0.5)
-            sup.poll()
+            if not stopping:
+                sup.poll()
     except Exception as exc:
         print(f"secchain up failed: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -12,10 +12,12 @@ _PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent() -> None:
-    """preexec_fn: ask Linux to SIGTERM this child when its parent dies (no orphans after a crash)."""
+    """preexec_fn: SIGTERM this child when its parent dies (no orphans after a crash), in its own
+    process group so a terminal's Ctrl-C reaches only the parent, which then stops children in order."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.setpgid(0, 0)
 
 
 def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> int | None:
