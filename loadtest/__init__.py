@@ -1,0 +1,1 @@
+"""Benchmarks and load generators (ratios against a baseline measured in the same run)."""
