@@ -1,0 +1,97 @@
+"""setvar: write the TX collection when a rule matches.
+
+Examples: ``setvar:tx.sqli_score=+5``, ``setvar:'tx.anomaly_score=+%{tx.critical_anomaly_score}'``,
+``setvar:tx.checked`` (sets ``1``), ``setvar:!tx.checked`` (deletes), ``setvar:tx.x=-1``.
+ModSecurity's arithmetic forms are ``=+`` and ``=-``; both sides are read as C ``atoi`` integers
+and an unset variable counts as 0. Names and values may hold macros, expanded at match time;
+names are case-insensitive. Only the TX collection exists in this engine (persistent IP/SESSION
+collections need ``initcol``, which is not supported yet), so other collections are a load error
+rather than a silently ignored write.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from services.waf.actions.base import Fail, RuleDraft, RuntimeAction, register
+from services.waf.operators.base import c_atoi
+from services.waf.variables.macros import MacroError, MacroString, parse_macros
+
+if TYPE_CHECKING:
+    from services.waf.engine.context import RuleContext
+    from services.waf.engine.rule import Rule
+
+
+class SetVar(RuntimeAction):
+    name = "setvar"
+
+    def __init__(self, key: MacroString, op: str, value: MacroString | None) -> None:
+        self.key = key
+        self.op = op  # set add sub delete one
+        self.value = value
+
+    def execute(self, ctx: RuleContext, rule: Rule) -> None:
+        state = ctx.state
+        name = self.key.expand(state, rule)
+        key = name.lower()
+        if self.op == "delete":
+            state.tx.pop(key, None)
+            state.tx_names.pop(key, None)
+            return
+        if self.op == "one":
+            new = "1"
+        else:
+            assert self.value is not None
+            operand = self.value.expand(state, rule)
+            if self.op == "set":
+                new = operand
+            elif self.op == "add":
+                new = str(c_atoi(state.tx.get(key, "0")) + c_atoi(operand))
+            else:
+                new = str(c_atoi(state.tx.get(key, "0")) - c_atoi(operand))
+        state.tx[key] = new
+        state.tx_names.setdefault(key, name)
+
+
+def _macro(text: str, fail: Fail) -> MacroString:
+    try:
+        return parse_macros(text)
+    except MacroError as exc:
+        raise fail(str(exc)) from exc
+
+
+@register("setvar", value="required")
+def _setvar(draft: RuleDraft, value: str | None, fail: Fail) -> None:
+    assert value is not None
+    text = value.strip()
+    delete = text.startswith("!")
+    if delete:
+        text = text[1:]
+    target, eq, operand = text.partition("=")
+    if eq and target.rstrip()[-1:] in ("+", "-"):
+        sign = target.rstrip()[-1]
+        raise fail(
+            f"setvar:{value} is not SecLang arithmetic; expected {target.rstrip()[:-1]}={sign}{operand}"
+            f" (ModSecurity writes the sign after '=')"
+        )
+    collection, dot, key = target.partition(".")
+    if not dot or not key.strip():
+        raise fail(f"setvar needs collection.name, got {value!r}; expected e.g. tx.score=+5")
+    if collection.strip().lower() != "tx":
+        raise fail(
+            f"setvar collection {collection.strip()!r} is not supported; expected tx"
+            " (persistent collections need initcol, not implemented)"
+        )
+    key_macro = _macro(key.strip(), fail)
+    if delete:
+        if eq:
+            raise fail("setvar:!tx.name deletes a variable and takes no value")
+        draft.runtime.append(SetVar(key_macro, "delete", None))
+    elif not eq:
+        draft.runtime.append(SetVar(key_macro, "one", None))
+    elif operand.startswith("+"):
+        draft.runtime.append(SetVar(key_macro, "add", _macro(operand[1:], fail)))
+    elif operand.startswith("-"):
+        draft.runtime.append(SetVar(key_macro, "sub", _macro(operand[1:], fail)))
+    else:
+        draft.runtime.append(SetVar(key_macro, "set", _macro(operand, fail)))

@@ -1,0 +1,13 @@
+"""The view of a running transaction that runtime actions (setvar, ctl) get."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from services.waf.variables.base import RequestState
+
+
+class RuleContext(Protocol):
+    state: RequestState
+
+    def apply_ctl(self, option: str, value: str, parsed: object) -> None: ...

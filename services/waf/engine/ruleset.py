@@ -1,0 +1,103 @@
+"""RuleSet: the immutable result of loading SecLang files, and ``load_ruleset``.
+
+A load reads every file into a fresh builder and freezes it only if nothing failed, so a caller
+that keeps its previous RuleSet on SecLangParseError keeps serving exactly what it served before
+(the way Suricata keeps its old detection engine when a reload fails). Hot paths only read the
+frozen structures; transactions keep their own mutable state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+
+from services.waf.engine.matcher import MatcherFactory
+from services.waf.engine.rule import Marker, Rule
+from services.waf.engine.transaction import Transaction
+from services.waf.seclang.builder import ConfigBuilder
+from services.waf.seclang.loader import load_file, load_text
+
+log = logging.getLogger("secchain.waf.engine")
+
+ENGINE_MODES = ("On", "Off", "DetectionOnly")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    phases: Mapping[int, tuple[Rule | Marker, ...]]
+    engine_mode: str
+    body_access: bool
+    body_limit: int
+    component_signatures: tuple[str, ...]
+    notices: tuple[str, ...]
+    rule_count: int
+    report: Mapping[str, int]
+    sources: tuple[str, ...]
+
+    @classmethod
+    def from_text(
+        cls, text: str, source: str = "<text>", *, cache_dir: Path | None = None, base_dir: Path | None = None
+    ) -> RuleSet:
+        """Load rules from a string (``Include`` is relative to ``base_dir``, default the cwd)."""
+        builder = ConfigBuilder(matchers=MatcherFactory(cache_dir))
+        load_text(builder, text, source, base_dir)
+        return _freeze(builder, (source,))
+
+    def new_transaction(
+        self, *, client_ip: str, client_port: int, server_ip: str, server_port: int, unique_id: str
+    ) -> Transaction:
+        return Transaction(
+            self,
+            client_ip=client_ip,
+            client_port=client_port,
+            server_ip=server_ip,
+            server_port=server_port,
+            unique_id=unique_id,
+        )
+
+    def with_engine_mode(self, mode: str) -> RuleSet:
+        """The same rules under another SecRuleEngine mode (e.g. a site in DetectionOnly)."""
+        if mode not in ENGINE_MODES:
+            raise ValueError(f"invalid engine mode {mode!r}; expected one of {', '.join(ENGINE_MODES)}")
+        return replace(self, engine_mode=mode)
+
+    def rule(self, rule_id: int) -> Rule | None:
+        for entries in self.phases.values():
+            for entry in entries:
+                if isinstance(entry, Rule) and entry.id == rule_id:
+                    return entry
+        return None
+
+    def rules(self) -> list[Rule]:
+        return [e for p in sorted(self.phases) for e in self.phases[p] if isinstance(e, Rule)]
+
+
+def _freeze(builder: ConfigBuilder, sources: tuple[str, ...]) -> RuleSet:
+    builder.check_skip_targets()
+    for notice in builder.notices:
+        log.warning("seclang notice: %s", notice)
+    phases = {p: tuple(entries) for p, entries in builder.phases.items()}
+    return RuleSet(
+        phases=MappingProxyType(phases),
+        engine_mode=builder.engine_mode,
+        body_access=builder.body_access,
+        body_limit=builder.body_limit,
+        component_signatures=tuple(builder.signatures),
+        notices=tuple(builder.notices),
+        rule_count=len(builder.ids),
+        report=MappingProxyType(dict(builder.matchers.paths)),
+        sources=sources,
+    )
+
+
+def load_ruleset(paths: Sequence[Path | str], *, cache_dir: Path | None = None) -> RuleSet:
+    """Load rule files in order into one RuleSet; raise SecLangParseError naming file:line:column."""
+    if not paths:
+        raise ValueError("load_ruleset needs at least one rule file")
+    builder = ConfigBuilder(matchers=MatcherFactory(cache_dir))
+    for path in paths:
+        load_file(builder, Path(path))
+    return _freeze(builder, tuple(str(p) for p in paths))

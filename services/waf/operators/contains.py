@@ -1,0 +1,18 @@
+"""@contains -- ``argument in value`` (byte-exact, case-sensitive; the argument may contain macros).
+
+Example: ``SecRule REQUEST_LINE "@contains /etc/passwd" "id:1,deny"``.
+"""
+
+from __future__ import annotations
+
+from services.waf.operators._string_ops import StringOperator
+from services.waf.operators.base import CompileContext, Operator, macro_argument, register
+
+
+def _test(value: str, argument: str) -> bool:
+    return argument in value
+
+
+@register("contains")
+def make(argument: str, ctx: CompileContext) -> Operator:
+    return StringOperator("contains", macro_argument(argument), _test)

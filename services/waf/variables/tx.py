@@ -1,0 +1,15 @@
+"""TX, the transaction collection rules write with ``setvar`` and read back.
+
+``SecRule TX:ANOMALY_SCORE "@ge 5" "id:70,phase:2,deny"``. Keys are case-insensitive as in
+ModSecurity (``tx.Foo`` and ``TX:foo`` are one variable); MATCHED_VAR_NAME shows ``TX:`` plus the
+name as it was first set. ``capture`` writes TX:0..TX:9.
+"""
+
+from __future__ import annotations
+
+from services.waf.variables.base import Pairs, RequestState, register
+
+
+@register("TX", collection=True)
+def _tx(state: RequestState) -> Pairs:
+    return [(state.tx_names.get(k, k), v) for k, v in state.tx.items()]
