@@ -34,4 +34,5 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # aiohttp's access log is per request and would drown the service's own messages.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python logs every failed reconnect at ERROR; the bus reports broker state changes itself.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)

@@ -88,6 +88,20 @@ def _blocked_response(status: int, request_id: str) -> web.Response:
     return web.Response(status=status, text=text, headers={"X-Request-Id": request_id, "Cache-Control": "no-store"})
 
 
+def _intervention_response(intervention: Any, request_id: str) -> web.Response:
+    """The answer a SecLang disruptive action asks for: deny (status), redirect (Location), drop."""
+    status = intervention.status or 403
+    if intervention.action == "redirect" and intervention.url:
+        return web.Response(status=status if 300 <= status < 400 else 302,
+                            headers={"Location": intervention.url, "X-Request-Id": request_id})
+    response = _blocked_response(status, request_id)
+    if intervention.action == "drop":
+        # ModSecurity's drop closes the connection; we answer once and close it, so the client's
+        # keep-alive connection cannot carry further requests.
+        response.force_close()
+    return response
+
+
 def _error_response(status: int, message: str, request_id: str) -> web.Response:
     return web.Response(status=status, text=f"{status} {message}\nRequest ID: {request_id}\n",
                         headers={"X-Request-Id": request_id})
@@ -155,8 +169,9 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         intervention = tx.process_request_headers(raw_headers)
         inspect_time = time.perf_counter() - t0
         if intervention is not None and prevent:
-            blocked, status, outcome = True, intervention.status or 403, "blocked"
-            return _blocked_response(status, request_id)
+            response = _intervention_response(intervention, request_id)
+            blocked, status, outcome = True, response.status, "blocked"
+            return response
 
         body = await _read_body(request, site.max_body_bytes)
         if body is None:
@@ -166,14 +181,16 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         intervention = tx.process_request_body(body)
         inspect_time += time.perf_counter() - t0
         if intervention is not None and prevent:
-            blocked, status, outcome = True, intervention.status or 403, "blocked"
-            return _blocked_response(status, request_id)
+            response = _intervention_response(intervention, request_id)
+            blocked, status, outcome = True, response.status, "blocked"
+            return response
         state.metrics.inspect.labels(site.name).observe(inspect_time)
 
-        response = await _forward(request, state, policy, tx, body, raw_headers, client_ip, request_id, prevent)
+        response, blocked = await _forward(request, state, policy, tx, body, raw_headers, client_ip,
+                                           request_id, prevent)
         status = response.status
-        if getattr(response, "_secchain_blocked", False):
-            blocked, outcome = True, "blocked"
+        if blocked:
+            outcome = "blocked"
         return response
     except (aiohttp.ClientConnectionError, OSError) as exc:
         if request.transport is None or request.transport.is_closing():
@@ -201,7 +218,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
 
 async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx: Any, body: bytes,
                    raw_headers: list[tuple[str, str]], client_ip: str, request_id: str,
-                   prevent: bool) -> web.StreamResponse:
+                   prevent: bool) -> tuple[web.StreamResponse, bool]:
     site = policy.site
     assert state.session is not None
     headers = upstream_request_headers(raw_headers, client_ip=client_ip, scheme=request.scheme)
@@ -217,9 +234,7 @@ async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx
         resp_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in upstream.raw_headers]
         intervention = tx.process_response_headers(upstream.status, resp_headers)
         if intervention is not None and prevent:
-            blocked = _blocked_response(intervention.status or 403, request_id)
-            blocked._secchain_blocked = True  # type: ignore[attr-defined]
-            return blocked
+            return _intervention_response(intervention, request_id), True
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in client_response_headers(resp_headers):
             response.headers.add(name, value)
@@ -231,7 +246,7 @@ async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx
             async for chunk in upstream.content.iter_chunked(CHUNK):
                 await response.write(chunk)
         await response.write_eof()
-        return response
+        return response, False
 
 
 def make_proxy_app(state: WafState) -> web.Application:

@@ -83,7 +83,7 @@ class PolicyStore:
         return self._snapshot.get(site.name + "\0" + site.tenant_id)
 
     def build(self, tenancy: Tenancy) -> dict[str, SitePolicy]:
-        from services.waf.engine import load_ruleset
+        from services.waf.engine import RuleSet, load_ruleset
 
         by_packs: dict[tuple[str, ...], tuple[Any, str]] = {}
         snapshot: dict[str, SitePolicy] = {}
@@ -92,7 +92,10 @@ class PolicyStore:
             if key not in by_packs:
                 packs = [load_pack(self.rules_root, name) for name in key]
                 paths = [p for pack in packs for p in pack.files]
-                ruleset = load_ruleset(paths, cache_dir=self.cache_dir)
+                if paths:
+                    ruleset = load_ruleset(paths, cache_dir=self.cache_dir)
+                else:  # a site with no packs is a plain relay (still routed, limited and logged)
+                    ruleset = RuleSet.from_text("", source="<no packs>", cache_dir=self.cache_dir)
                 for notice in getattr(ruleset, "notices", ()):
                     log.info("rules notice: %s", notice)
                 by_packs[key] = (ruleset, "+".join(p.label for p in packs))

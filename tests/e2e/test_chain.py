@@ -192,11 +192,15 @@ def test_api_rejects_malformed_parameters_naming_them(chain: Chain, query: str, 
     b"GET / HTTP/1.1\r\nHost: acme.local\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     b"POST / HTTP/1.1\r\nHost: acme.local\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
     b"GET / HTTP/1.1\r\nHost: acme.local\r\nX-Folded: a\r\n  b\r\n\r\n",                    # obsolete line folding
-    b"GET /\x01 HTTP/1.1\r\nHost: acme.local\r\n\r\n",
+    b"GET /\x01 HTTP/1.1\r\nHost: acme.local\r\n\r\n",                                 # control byte in target
+    b"GET / HTTP/1.1\r\nHost: acme.local\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: acme.local\r\nHost: beta.local\r\n\r\n",                  # two Host headers
 ])
 def test_malformed_or_ambiguous_http_gets_400(chain: Chain, raw: bytes) -> None:
-    answer = raw_exchange(chain, raw)
-    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    # Smuggling defences (RFC 9112 sections 6.1, 6.3, 5.2): aiohttp's llhttp parser rejects these
+    # before the WAF sees them; this test keeps it that way across upgrades.
+    status_line = raw_exchange(chain, raw).split(b"\r\n", 1)[0]
+    assert status_line.startswith(b"HTTP/1.") and b" 400 " in status_line, status_line
 
 
 def test_oversized_bodies_get_413(chain: Chain) -> None:
@@ -205,7 +209,7 @@ def test_oversized_bodies_get_413(chain: Chain) -> None:
     chunked = b"".join(b"%x\r\n%s\r\n" % (8192, b"y" * 8192) for _ in range(10)) + b"0\r\n\r\n"
     answer = raw_exchange(chain, b"POST /upload HTTP/1.1\r\nHost: acme.local\r\nTransfer-Encoding: chunked\r\n\r\n"
                           + chunked)
-    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b" 413 " in answer.split(b"\r\n", 1)[0], answer[:200]
 
 
 def test_unknown_host_and_dead_upstream(chain: Chain) -> None:
