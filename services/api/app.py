@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from shared.config.tenancy import ApiKey, Tenancy, load_tenancy
 from shared.observability import add_ops_routes
-from shared.stores import AuditStore, QueryParamError, parse_alert_query
+from shared.stores import AuditStore, QueryParamError, StoreUnavailable, parse_alert_query, parse_stats_query
 
 log = logging.getLogger("secchain.api")
 
@@ -42,7 +42,15 @@ class ApiState:
 
 
 STATE_KEY = web.AppKey("api_state", ApiState)
-KEY_KEY = web.AppKey("api_key", ApiKey)
+KEY_KEY = web.RequestKey("api_key", ApiKey)
+
+
+class ApiError(Exception):
+    """An error answered as JSON with its own status and code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
 
 
 def error(status: int, code: str, message: str, parameter: str | None = None) -> web.Response:
@@ -82,13 +90,18 @@ async def error_middleware(request: web.Request,
     with state.latency.labels(route).time():
         try:
             response = await handler(request)
+        except ApiError as exc:
+            response = error(exc.status, exc.code, exc.message)
         except web.HTTPException as exc:
             if exc.status >= 400 and exc.content_type != "application/json":
                 response = error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
             else:
                 raise
         except QueryParamError as exc:
-            response = error(400, "invalid_parameter", str(exc), getattr(exc, "param", None))
+            response = error(400, "invalid_parameter", str(exc), exc.param)
+        except StoreUnavailable as exc:
+            log.warning("audit store unavailable: %s", exc)
+            response = error(503, "store_unavailable", "the audit store is unavailable; retry shortly")
         except Exception:
             log.exception("unhandled error on %s", request.path)
             response = error(500, "internal", "internal error; see the API service log")
@@ -102,13 +115,13 @@ def _scope(request: web.Request) -> tuple[tuple[str, ...] | None, dict[str, str]
     params = dict(request.query)
     if len(params) != len(request.query):
         dup = next(k for k in request.query if len(request.query.getall(k)) > 1)
-        raise QueryParamError(dup, f"parameter '{dup}' is given more than once")
+        raise QueryParamError(dup, "given more than once")
     tenant = params.pop("tenant", None)
     if key.is_provider:
         return ((tenant,) if tenant else None), params
     assert key.tenant_id is not None
     if tenant is not None and tenant != key.tenant_id:
-        raise web.HTTPForbidden(reason="This key is scoped to another tenant")
+        raise ApiError(403, "forbidden", f"this key is scoped to tenant {key.tenant_id!r}; it cannot read {tenant!r}")
     return (key.tenant_id,), params
 
 
@@ -133,12 +146,8 @@ async def list_alerts(request: web.Request) -> web.Response:
 async def alert_stats(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     tenants, params = _scope(request)
-    interval = params.pop("interval", None)
-    top_raw = params.pop("top", "10")
-    if not top_raw.isdigit() or not 1 <= int(top_raw) <= 100:
-        raise QueryParamError("top", "parameter 'top' must be an integer from 1 to 100")
-    query = parse_alert_query(params, tenants)
-    stats = await asyncio.to_thread(state.store.stats, query, top=int(top_raw), interval=interval)
+    req = parse_stats_query(params, tenants)
+    stats = await asyncio.to_thread(state.store.stats, req.query, top=req.top, interval=req.interval)
     return web.json_response(_jsonable(stats))
 
 
@@ -147,7 +156,7 @@ async def get_alert(request: web.Request) -> web.Response:
     tenants, params = _scope(request)
     if params:
         name = next(iter(params))
-        raise QueryParamError(name, f"unknown parameter '{name}'")
+        raise QueryParamError(name, "unknown parameter")
     doc = await asyncio.to_thread(state.store.get, request.match_info["event_id"], tenants)
     if doc is None:
         return error(404, "not_found", "no such alert")
