@@ -48,8 +48,12 @@ def upstream_request_headers(
     out: list[tuple[str, str]] = []
     xff: list[str] = []
     host = ""
+    spelling: dict[str, str] = {}
     for name, value in raw:
         lname = name.lower()
+        # A repeated field keeps its first spelling: aiohttp's client merges headers through a
+        # case-sensitive "seen" set, so "X-A: 1" then "x-a: 2" would lose the first value.
+        name = spelling.setdefault(lname, name)
         if lname in drop:
             continue
         if lname == "x-forwarded-for":

@@ -53,9 +53,11 @@ async def serve(args: argparse.Namespace) -> None:
     index = args.worker_index or 0
     observer = f"{args.observer}-{index}" if args.workers > 1 else args.observer
     args.cache_dir.mkdir(parents=True, exist_ok=True)
-    producer = AlertProducer(args.kafka, spool_dir=args.spool_dir / f"worker-{index}", client_id=observer)
+    registry = CollectorRegistry()
+    producer = AlertProducer(args.kafka, spool_dir=args.spool_dir / f"worker-{index}", client_id=observer,
+                             registry=registry)
     state = WafState(tenancy_path=args.tenancy, policies=PolicyStore(args.rules_root, args.cache_dir),
-                     sink=producer, observer=observer, registry=CollectorRegistry())
+                     sink=producer, observer=observer, registry=registry)
     state.reload()  # at start a bad config is fatal: better than serving with no rules
 
     proxy_runner = web.AppRunner(make_proxy_app(state), access_log=None, handle_signals=False)

@@ -25,3 +25,9 @@ def test_response_framing_and_hop_by_hop_are_not_passed_to_the_client() -> None:
            ("Connection", "close"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
     assert client_response_headers(raw) == [("Content-Type", "text/html"), ("Set-Cookie", "a=1"),
                                             ("Set-Cookie", "b=2")]
+
+
+def test_repeated_fields_keep_order_values_and_first_spelling() -> None:
+    raw = [("Host", "a"), ("X-A", "1"), ("x-a", "2"), ("X-B", "3"), ("X-a", "4")]
+    out = upstream_request_headers(raw, client_ip="10.0.0.1", scheme="http")
+    assert out[:5] == [("Host", "a"), ("X-A", "1"), ("X-A", "2"), ("X-B", "3"), ("X-A", "4")]

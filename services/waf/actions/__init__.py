@@ -6,6 +6,7 @@ from services.waf.actions import (  # noqa: F401  (modules register themselves)
     disruptive,
     expirevar,
     flow,
+    initcol,
     logging,
     meta,
     setvar,

@@ -60,6 +60,7 @@ class RuleDraft:
     transforms_reset: bool = False  # t:none seen: drop inherited SecDefaultAction transformations
     runtime: list[RuntimeAction] = field(default_factory=list)
     skip_after: str | None = None
+    skip: int = 0
     seen: set[str] = field(default_factory=set)
 
 

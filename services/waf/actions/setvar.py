@@ -4,9 +4,10 @@ Examples: ``setvar:tx.sqli_score=+5``, ``setvar:'tx.anomaly_score=+%{tx.critical
 ``setvar:tx.checked`` (sets ``1``), ``setvar:!tx.checked`` (deletes), ``setvar:tx.x=-1``.
 ModSecurity's arithmetic forms are ``=+`` and ``=-``; both sides are read as C ``atoi`` integers
 and an unset variable counts as 0. Names and values may hold macros, expanded at match time;
-names are case-insensitive. Only the TX collection exists in this engine (persistent IP/SESSION
-collections need ``initcol``, which is not supported yet), so other collections are a load error
-rather than a silently ignored write.
+names are case-insensitive. Besides TX, the persistent collections (IP, GLOBAL, SESSION, USER,
+RESOURCE; see :mod:`services.waf.variables.persistent`) can be written once ``initcol`` opened
+them; writing one that is not open is recorded in the transaction's errors, as ModSecurity logs
+"collection not found", and the other actions of the rule still run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from services.waf.actions.base import Fail, RuleDraft, RuntimeAction, register
 from services.waf.operators.base import c_atoi
+from services.waf.variables.persistent import PERSISTENT
 from services.waf.variables.macros import MacroError, MacroString, parse_macros
 
 if TYPE_CHECKING:
@@ -25,7 +27,8 @@ if TYPE_CHECKING:
 class SetVar(RuntimeAction):
     name = "setvar"
 
-    def __init__(self, key: MacroString, op: str, value: MacroString | None) -> None:
+    def __init__(self, key: MacroString, op: str, value: MacroString | None, collection: str = "TX") -> None:
+        self.collection = collection
         self.key = key
         self.op = op  # set add sub delete one
         self.value = value
@@ -33,6 +36,9 @@ class SetVar(RuntimeAction):
     def execute(self, ctx: RuleContext, rule: Rule) -> None:
         state = ctx.state
         name = self.key.expand(state, rule)
+        if self.collection != "TX":
+            self._persistent(ctx, rule, name)
+            return
         key = name.lower()
         if self.op == "delete":
             state.tx.pop(key, None)
@@ -51,6 +57,31 @@ class SetVar(RuntimeAction):
                 new = str(c_atoi(state.tx.get(key, "0")) - c_atoi(operand))
         state.tx[key] = new
         state.tx_names.setdefault(key, name)
+
+
+    def _persistent(self, ctx: RuleContext, rule: Rule, name: str) -> None:
+        state = ctx.state
+        record = state.collections.get(self.collection)
+        if record is None:
+            ctx.errors.append(
+                f"rule {rule.id}: setvar:{self.collection.lower()}.{name}: collection {self.collection}"
+                " is not initialised (no initcol ran for it)"
+            )
+            return
+        if self.op == "delete":
+            record.delete(name)
+            return
+        if self.op == "one":
+            record.set(name, "1")
+            return
+        assert self.value is not None
+        operand = self.value.expand(state, rule)
+        if self.op == "set":
+            record.set(name, operand)
+        else:
+            current = c_atoi(record.get(name) or "0")
+            delta = c_atoi(operand)
+            record.set(name, str(current + delta if self.op == "add" else current - delta))
 
 
 def _macro(text: str, fail: Fail) -> MacroString:
@@ -77,21 +108,22 @@ def _setvar(draft: RuleDraft, value: str | None, fail: Fail) -> None:
     collection, dot, key = target.partition(".")
     if not dot or not key.strip():
         raise fail(f"setvar needs collection.name, got {value!r}; expected e.g. tx.score=+5")
-    if collection.strip().lower() != "tx":
+    collection_name = collection.strip().upper()
+    if collection_name != "TX" and collection_name not in PERSISTENT:
         raise fail(
-            f"setvar collection {collection.strip()!r} is not supported; expected tx"
-            " (persistent collections need initcol, not implemented)"
+            f"setvar collection {collection.strip()!r} is not supported; expected tx or one of"
+            f" {', '.join(c.lower() for c in PERSISTENT)}"
         )
     key_macro = _macro(key.strip(), fail)
     if delete:
         if eq:
             raise fail("setvar:!tx.name deletes a variable and takes no value")
-        draft.runtime.append(SetVar(key_macro, "delete", None))
+        draft.runtime.append(SetVar(key_macro, "delete", None, collection_name))
     elif not eq:
-        draft.runtime.append(SetVar(key_macro, "one", None))
+        draft.runtime.append(SetVar(key_macro, "one", None, collection_name))
     elif operand.startswith("+"):
-        draft.runtime.append(SetVar(key_macro, "add", _macro(operand[1:], fail)))
+        draft.runtime.append(SetVar(key_macro, "add", _macro(operand[1:], fail), collection_name))
     elif operand.startswith("-"):
-        draft.runtime.append(SetVar(key_macro, "sub", _macro(operand[1:], fail)))
+        draft.runtime.append(SetVar(key_macro, "sub", _macro(operand[1:], fail), collection_name))
     else:
-        draft.runtime.append(SetVar(key_macro, "set", _macro(operand, fail)))
+        draft.runtime.append(SetVar(key_macro, "set", _macro(operand, fail), collection_name))

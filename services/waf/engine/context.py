@@ -9,5 +9,8 @@ from services.waf.variables.base import RequestState
 
 class RuleContext(Protocol):
     state: RequestState
+    errors: list[str]
+
+    def init_collection(self, name: str, key: str) -> None: ...
 
     def apply_ctl(self, option: str, value: str, parsed: object) -> None: ...

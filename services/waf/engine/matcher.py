@@ -5,6 +5,10 @@ once, at rule load, and only scan afterwards. Keeping the door narrow means the 
 (database grouping, on-disk cache, prefilter+confirm for patterns Hyperscan cannot take) without
 touching operators.
 
+Patterns that neither Hyperscan nor Python's ``re`` accept (CRS 920xxx uses variable-width
+look-behind, which PCRE supports) run on the ``regex`` module, which implements it; such rules are
+counted under the path ``regex-module`` in the load report.
+
 ModSecurity v3 compiles every @rx with ``PCRE_DOTALL | PCRE_MULTILINE`` (``src/utils/regex.cc``)
 and matches bytes; we pass the same flags. @pm is an Aho-Corasick case-insensitive phrase match in
 ModSecurity; in Hyperscan that is a set of ``LITERAL | CASELESS`` patterns.
@@ -13,12 +17,19 @@ ModSecurity; in Hyperscan that is a set of ``LITERAL | CASELESS`` patterns.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from shared.matching import Pattern, PatternCompileError, PatternFlag, compile_patterns
+from shared.matching.pcre import PcreTranslationError, to_python
 from shared.matching.regex_path import compile_python
+
+try:  # the `regex` module runs PCRE constructs `re` lacks (variable-width look-behind)
+    import regex as _regex_module
+except ImportError:  # pragma: no cover - pinned in the project's environment
+    _regex_module = None
 
 __all__ = ["LiteralSetMatcher", "MatcherFactory", "PatternCompileError", "RegexMatcher"]
 
@@ -72,11 +83,39 @@ class LiteralSetMatcher:
         return [phrases[min(ids)] if ids else None for ids in self.database.scan_many(buffers)]
 
 
-_RE_CACHE: dict[str, re.Pattern[bytes]] = {}
+class RegexModuleDatabase:
+    """One pattern on the ``regex`` module, with the same scanning interface as a database."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+
+    def matched_ids(self, data: bytes) -> set[int]:
+        return {0} if self.compiled.search(data) is not None else set()
+
+    def scan_many(self, buffers: list[bytes]) -> list[set[int]]:
+        search: Callable[[bytes], object] = self.compiled.search
+        return [{0} if search(b) is not None else set() for b in buffers]
+
+    def path_of(self, pattern_id: int) -> str:
+        return "regex-module"
+
+
+def compile_regex_module(pattern: str) -> Any:
+    """Compile with the ``regex`` module and @rx flags; raises PatternCompileError-like ValueError."""
+    if _regex_module is None:
+        raise ValueError("the regex module is not installed")
+    try:
+        source = to_python(pattern.encode("latin-1"))
+        return _regex_module.compile(source, _regex_module.DOTALL | _regex_module.MULTILINE | _regex_module.V0)
+    except (PcreTranslationError, _regex_module.error, OverflowError, RecursionError) as exc:
+        raise ValueError(f"regex module: {exc}") from exc
+
+
+_RE_CACHE: dict[str, Any] = {}
 _RE_CACHE_LIMIT = 4096
 
 
-def python_regex(pattern: str) -> re.Pattern[bytes]:
+def python_regex(pattern: str) -> Any:
     """A cached bytes regex with @rx flags (PCRE syntax translated by the matching core).
 
     Used for capture groups and for macro-expanded patterns known only at run time; the cache is
@@ -84,14 +123,17 @@ def python_regex(pattern: str) -> re.Pattern[bytes]:
     """
     compiled = _RE_CACHE.get(pattern)
     if compiled is None:
-        compiled = compile_python(Pattern(0, pattern.encode("latin-1"), RX_FLAGS))
+        try:
+            compiled = compile_python(Pattern(0, pattern.encode("latin-1"), RX_FLAGS))
+        except (PcreTranslationError, re.error, OverflowError, RecursionError):
+            compiled = compile_regex_module(pattern)
         if len(_RE_CACHE) >= _RE_CACHE_LIMIT:
             _RE_CACHE.clear()
         _RE_CACHE[pattern] = compiled
     return compiled
 
 
-def regex_groups(regex: re.Pattern[bytes], value: str) -> list[str] | None:
+def regex_groups(regex: Any, value: str) -> list[str] | None:
     """TX:0..TX:9 for the first match of ``regex`` in ``value``, or None."""
     match = regex.search(value.encode("latin-1"))
     if match is None:
@@ -110,9 +152,14 @@ class MatcherFactory:
     def regex(self, pattern: str) -> RegexMatcher:
         """Compile an @rx pattern; raises PatternCompileError with the engine's reason."""
         flags = RX_FLAGS | PatternFlag.SINGLEMATCH
-        db = compile_patterns(
-            [Pattern(0, pattern.encode("latin-1"), flags)], cache_dir=self.cache_dir
-        )
+        db: _Database
+        try:
+            db = compile_patterns([Pattern(0, pattern.encode("latin-1"), flags)], cache_dir=self.cache_dir)
+        except PatternCompileError as exc:
+            try:
+                db = RegexModuleDatabase(compile_regex_module(pattern))
+            except ValueError:
+                raise exc from None
         path = db.path_of(0)
         self.paths[path] = self.paths.get(path, 0) + 1
         return RegexMatcher(pattern=pattern, database=db, path=path)

@@ -28,6 +28,7 @@ class Selector:
 
     key: str | None = None
     regex: re.Pattern[str] | None = None
+    text: str = ""  # as written (XPath selectors are case-sensitive)
 
     def matches(self, key: str) -> bool:
         if self.regex is not None:
@@ -47,9 +48,15 @@ class Target:
 
     def read(self, state: RequestState) -> list[tuple[str, str]]:
         """(MATCHED_VAR_NAME, value) pairs this target yields for the request."""
-        pairs = self.variable.read(state)
-        name = self.variable.name
-        if self.variable.collection:
+        variable = self.variable
+        name = variable.name
+        if variable.select is not None and self.selector is not None:
+            pairs = variable.select(state, self.selector.text)
+            if self.count:
+                return [(f"{name}:{self.selector.text}", str(len(pairs)))]
+            return [(f"{name}:{k}", v) for k, v in pairs]
+        pairs = variable.read(state)
+        if variable.collection:
             if self.selector is not None:
                 pairs = [(k, v) for k, v in pairs if self.selector.matches(k)]
             if self.exclusions:
@@ -95,6 +102,7 @@ class Rule:
     chained: Rule | None
     location: str
     is_link: bool = False
+    skip: int = 0  # skip:N -- rules (chains count once) to jump over after a match
 
     def macro_field(self, name: str) -> str | None:
         """``%{rule.<name>}`` as ModSecurity exposes it."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -19,6 +19,7 @@ from services.waf.engine.rule import Marker, Rule
 from services.waf.engine.transaction import Transaction
 from services.waf.seclang.builder import ConfigBuilder
 from services.waf.seclang.loader import load_file, load_text
+from services.waf.variables.persistent import PersistentStore
 
 log = logging.getLogger("secchain.waf.engine")
 
@@ -36,6 +37,16 @@ class RuleSet:
     rule_count: int
     report: Mapping[str, int]
     sources: tuple[str, ...]
+    store: PersistentStore = field(default_factory=PersistentStore, compare=False)
+    body_limit_action: str = "Reject"
+    nofiles_limit: int = 1048576
+    args_limit: int = 1000
+    json_depth_limit: int = 10000
+    upload_file_limit: int = 100
+    response_body_access: bool = False
+    response_mime_types: tuple[str, ...] = ("text/plain", "text/html")
+    response_body_limit: int = 524288
+    response_body_limit_action: str = "Reject"
 
     @classmethod
     def from_text(
@@ -87,9 +98,19 @@ def _freeze(builder: ConfigBuilder, sources: tuple[str, ...]) -> RuleSet:
         body_limit=builder.body_limit,
         component_signatures=tuple(builder.signatures),
         notices=tuple(builder.notices),
-        rule_count=len(builder.ids),
+        rule_count=sum(1 for entries in phases.values() for e in entries if isinstance(e, Rule)),
         report=MappingProxyType(dict(builder.matchers.paths)),
         sources=sources,
+        store=PersistentStore(builder.collection_timeout),
+        body_limit_action=builder.body_limit_action,
+        nofiles_limit=builder.nofiles_limit,
+        args_limit=builder.args_limit,
+        json_depth_limit=builder.json_depth_limit,
+        upload_file_limit=builder.upload_file_limit,
+        response_body_access=builder.response_body_access,
+        response_mime_types=builder.response_mime_types,
+        response_body_limit=builder.response_body_limit,
+        response_body_limit_action=builder.response_body_limit_action,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from services.waf.engine.matcher import MatcherFactory
@@ -46,6 +47,14 @@ class CompileContext:
     matchers: MatcherFactory
     notices: list[str]
     location: str
+    base_dir: Path | None = None  # folder of the rule file: @pmFromFile/@ipMatchFromFile paths are relative to it
+
+    def data_path(self, name: str) -> Path:
+        """A data file named by a rule, resolved as ModSecurity does (relative to the rule file)."""
+        path = Path(name)
+        if not path.is_absolute():
+            path = (self.base_dir or Path.cwd()) / path
+        return path
 
 
 Factory = Callable[[str, CompileContext], Operator]

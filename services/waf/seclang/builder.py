@@ -12,6 +12,7 @@ none or say ``block``. Metadata actions are not allowed in it (ModSecurity 2.7+)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from services.waf.actions import ACTIONS, RuleDraft
 from services.waf.engine.matcher import MatcherFactory
@@ -49,9 +50,22 @@ class ConfigBuilder:
     markers: set[str] = field(default_factory=set)
     skip_targets: list[tuple[str, str]] = field(default_factory=list)
     chain: list[PendingLink] = field(default_factory=list)
+    collection_timeout: int = 3600
+    body_limit_action: str = "Reject"  # SecRequestBodyLimitAction: Reject | ProcessPartial
+    nofiles_limit: int = 1048576  # SecRequestBodyNoFilesLimit (ModSecurity default 1 MiB)
+    args_limit: int = 1000  # SecArgumentsLimit
+    json_depth_limit: int = 10000  # SecRequestBodyJsonDepthLimit
+    upload_file_limit: int = 100  # SecUploadFileLimit
+    response_body_access: bool = False
+    response_mime_types: tuple[str, ...] = ("text/plain", "text/html")  # ModSecurity's default
+    response_body_limit: int = 524288  # SecResponseBodyLimit (ModSecurity default 512 KiB)
+    response_body_limit_action: str = "Reject"
+    current_dir: Path | None = None  # folder of the file being read (data files are relative to it)
 
     def compile_context(self, location: str) -> CompileContext:
-        return CompileContext(matchers=self.matchers, notices=self.notices, location=location)
+        return CompileContext(
+            matchers=self.matchers, notices=self.notices, location=location, base_dir=self.current_dir
+        )
 
     # -- actions -------------------------------------------------------------------------------
     def apply_actions(self, token: Token | None, *, link: bool, default: bool) -> tuple[RuleDraft, Token | None]:
@@ -186,6 +200,7 @@ class ConfigBuilder:
             multi_match=draft.multi_match or (default.multi_match if default and not is_link else False),
             runtime=tuple(runtime),
             skip_after=starter.skip_after,
+            skip=starter.skip,
             chained=chained,
             location=link.location,
             is_link=is_link,

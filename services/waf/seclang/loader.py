@@ -36,6 +36,15 @@ def _read(path: Path, display: str, anchor: Directive | None) -> str:
 
 def load_text(builder: ConfigBuilder, text: str, name: str, base_dir: Path | None, stack: tuple[Path, ...] = ()) -> None:
     source = Source.from_text(text, name)
+    outer_dir = builder.current_dir
+    builder.current_dir = base_dir
+    try:
+        _load_directives(builder, source, base_dir, stack)
+    finally:
+        builder.current_dir = outer_dir
+
+
+def _load_directives(builder: ConfigBuilder, source: Source, base_dir: Path | None, stack: tuple[Path, ...]) -> None:
     for d in read_directives(source):
         key = d.name.text.lower()
         if builder.chain and key != "secrule":

@@ -14,16 +14,27 @@ from services.waf.seclang.source import Token
 from services.waf.variables import VARIABLES
 
 
-def _selector(token: Token, start: int, text: str) -> Selector:
+def _selector(token: Token, start: int, text: str, expression: bool = False) -> Selector:
+    if expression:
+        return Selector(key=text, text=text)
     if text.startswith("/") and text.endswith("/") and len(text) >= 2:
         try:
-            return Selector(regex=re.compile(text[1:-1], re.IGNORECASE | re.DOTALL))
+            return Selector(regex=re.compile(text[1:-1], re.IGNORECASE | re.DOTALL), text=text)
         except re.error as exc:
             raise token.error(start + 1 + (exc.pos or 0), f"invalid selector regex: {exc.msg}") from exc
-    return Selector(key=text.lower())
+    return Selector(key=text.lower(), text=text)
 
 
 def parse_targets(token: Token) -> tuple[Target, ...]:
+    targets, _ = parse_target_list(token, allow_only_exclusions=False)
+    return targets
+
+
+def parse_target_list(
+    token: Token, *, allow_only_exclusions: bool
+) -> tuple[tuple[Target, ...], dict[str, list[Selector]]]:
+    """Targets and the ``!VAR:key`` exclusions of a list (SecRuleUpdateTarget* may hold only
+    exclusions, which then apply to the rule's existing targets)."""
     text, n = token.text, len(token.text)
     raw: list[tuple[str, str, Selector | None, int, str]] = []  # prefix, name, selector, pos, text
     i = 0
@@ -51,7 +62,11 @@ def parse_targets(token: Token) -> tuple[Target, ...]:
         if i < n and text[i] == ":":
             i += 1
             sel_start = i
-            if i < n and text[i] == "/":
+            if VARIABLES[name].select is not None:
+                while i < n and text[i] != "|" and not text[i].isspace():
+                    i += 1
+                sel_text = text[sel_start:i]
+            elif i < n and text[i] == "/":
                 i += 1
                 while i < n and not (text[i] == "/" and text[i - 1] != "\\"):
                     i += 1
@@ -75,7 +90,7 @@ def parse_targets(token: Token) -> tuple[Target, ...]:
                 raise token.error(sel_start, f"expected a selector after '{name}:'")
             if not VARIABLES[name].collection:
                 raise token.error(sel_start - 1, f"{name} is not a collection and takes no selector")
-            selector = _selector(token, sel_start, sel_text)
+            selector = _selector(token, sel_start, sel_text, VARIABLES[name].select is not None)
         if prefix == "!" and selector is None:
             raise token.error(start, f"an exclusion needs a selector, e.g. !{name}:name")
         raw.append((prefix, name, selector, start, text[start:i].lstrip("!&")))
@@ -101,6 +116,6 @@ def parse_targets(token: Token) -> tuple[Target, ...]:
         for prefix, name, selector, _, written in raw
         if prefix != "!"
     ]
-    if not targets:
+    if not targets and not allow_only_exclusions:
         raise token.error(0, "the variable list has only exclusions; expected at least one variable")
-    return tuple(targets)
+    return tuple(targets), exclusions

@@ -7,9 +7,13 @@ from services.waf.variables import (  # noqa: F401  (modules register themselves
     cookies,
     headers,
     matched,
+    multipart,
+    persistent,
     request_line,
     response,
+    time_vars,
     tx,
+    xml,
 )
 from services.waf.variables.base import VARIABLES, Pairs, RequestState, VariableDef, wire, wire_bytes
 

@@ -50,3 +50,8 @@ def _args_get_names(state: RequestState) -> Pairs:
 @register("ARGS_POST_NAMES", collection=True)
 def _args_post_names(state: RequestState) -> Pairs:
     return [(k, k) for k, _ in state.args_post]
+
+
+@register("ARGS_COMBINED_SIZE", collection=False, doc="total length of all argument names and values")
+def _args_combined_size(state: RequestState) -> Pairs:
+    return [("", str(sum(len(k) + len(v) for k, v in state.args_get + state.args_post)))]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 Pairs = list[tuple[str, str]]
 
@@ -50,12 +51,22 @@ class RequestState:
     args_get: Pairs = field(default_factory=list)
     args_post: Pairs = field(default_factory=list)
     body: str = ""
+    body_length: int = 0
+    body_processor: str = ""  # REQBODY_PROCESSOR: URLENCODED, MULTIPART, JSON, XML or ""
     reqbody_error: bool = False
     reqbody_error_msg: str = ""
+    multipart: Any = None  # multipart.MultipartResult once a multipart body was parsed
+    xml: Any = None  # lxml root element once an XML body was parsed
     response_status: int | None = None
+    response_protocol: str = ""
     response_headers: Pairs = field(default_factory=list)
+    response_body: str = ""
+    started: float = 0.0  # time.time() when the transaction began (DURATION, TIME*)
+    matched_vars: Pairs = field(default_factory=list)  # MATCHED_VARS of the current rule (chain)
+    highest_severity: int = 255
     tx: dict[str, str] = field(default_factory=dict)
     tx_names: dict[str, str] = field(default_factory=dict)
+    collections: dict[str, Any] = field(default_factory=dict)  # IP, GLOBAL... -> persistent.Record
     matched_var: str = ""
     matched_var_name: str = ""
 
@@ -72,18 +83,27 @@ class VariableDef:
     collection: bool
     read: Callable[[RequestState], Pairs]
     doc: str = ""
+    # For variables whose selector is an expression rather than a key (XML:/xpath): the values
+    # the expression selects, given the selector exactly as written.
+    select: Callable[[RequestState, str], Pairs] | None = None
 
 
 VARIABLES: dict[str, VariableDef] = {}
 
 
-def register(name: str, *, collection: bool, doc: str = "") -> Callable[
+def register(
+    name: str,
+    *,
+    collection: bool,
+    doc: str = "",
+    select: Callable[[RequestState, str], Pairs] | None = None,
+) -> Callable[
     [Callable[[RequestState], Pairs]], Callable[[RequestState], Pairs]
 ]:
     def deco(read: Callable[[RequestState], Pairs]) -> Callable[[RequestState], Pairs]:
         if name in VARIABLES:
             raise RuntimeError(f"variable {name} registered twice")
-        VARIABLES[name] = VariableDef(name=name, collection=collection, read=read, doc=doc)
+        VARIABLES[name] = VariableDef(name=name, collection=collection, read=read, doc=doc, select=select)
         return read
 
     return deco

@@ -5,7 +5,14 @@ chosen by Content-Type, as ModSecurity does: ``application/x-www-form-urlencoded
 with the same parser as the query string; ``application/json`` (and ``+json`` types) fills
 ARGS_POST with flattened names, ``json.a.b`` for objects and ``json.list.array_0`` for array
 elements, booleans as ``true``/``false`` and null as an empty value (ModSecurity v3's JSON
-processor). Multipart is not parsed yet: its raw body stays in REQUEST_BODY.
+processor). Multipart bodies go through :mod:`services.waf.variables.multipart`, XML bodies
+through :mod:`services.waf.variables.xml`; REQUEST_BODY always holds the raw body, as
+ModSecurity v3 keeps it (which is what ``ctl:forceRequestBodyVariable=On`` asks v2 for).
+
+ModSecurity picks URLENCODED and MULTIPART from Content-Type itself and JSON / XML through the
+recommended rules 200000/200001 of modsecurity.conf (``ctl:requestBodyProcessor=...``); since
+those rules are part of every CRS deployment, JSON (``application/json``, ``+json``) and XML
+(``text/xml``, ``application/xml``, ``+xml``) are selected here from Content-Type too.
 """
 
 from __future__ import annotations
@@ -23,15 +30,15 @@ class BodyParseError(ValueError):
     """The body does not parse as its Content-Type says (ModSecurity's REQBODY_ERROR)."""
 
 
-def _flatten(node: Any, prefix: str, out: Pairs, depth: int) -> None:
-    if depth > MAX_JSON_DEPTH:
-        raise BodyParseError(f"JSON nesting deeper than {MAX_JSON_DEPTH}")
+def _flatten(node: Any, prefix: str, out: Pairs, depth: int, limit: int = MAX_JSON_DEPTH) -> None:
+    if depth > limit:
+        raise BodyParseError(f"JSON nesting deeper than {limit} (SecRequestBodyJsonDepthLimit)")
     if isinstance(node, dict):
         for key, child in node.items():
-            _flatten(child, f"{prefix}.{wire(key)}", out, depth + 1)
+            _flatten(child, f"{prefix}.{wire(key)}", out, depth + 1, limit)
     elif isinstance(node, list):
         for index, child in enumerate(node):
-            _flatten(child, f"{prefix}.array_{index}", out, depth + 1)
+            _flatten(child, f"{prefix}.array_{index}", out, depth + 1, limit)
     elif node is None:
         out.append((prefix, ""))
     elif node is True:
@@ -44,13 +51,16 @@ def _flatten(node: Any, prefix: str, out: Pairs, depth: int) -> None:
         out.append((prefix, str(node)))
 
 
-def parse_json(body: str) -> Pairs:
+def parse_json(body: str, depth_limit: int = MAX_JSON_DEPTH) -> Pairs:
     try:
         doc = json.loads(body.encode("latin-1"))
     except (ValueError, RecursionError) as exc:
         raise BodyParseError(f"invalid JSON body: {exc}") from exc
     out: Pairs = []
-    _flatten(doc, "json", out, 0)
+    try:
+        _flatten(doc, "json", out, 0, depth_limit)
+    except RecursionError as exc:
+        raise BodyParseError("JSON nesting too deep to inspect") from exc
     return out
 
 
@@ -60,8 +70,10 @@ def processor_for(content_type: str) -> str | None:
         return "URLENCODED"
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return "JSON"
-    if media.startswith("multipart/"):
+    if media == "multipart/form-data":
         return "MULTIPART"
+    if media in ("text/xml", "application/xml") or (media.startswith("application/") and media.endswith("+xml")):
+        return "XML"
     return None
 
 
@@ -86,3 +98,30 @@ def _reqbody_error(state: RequestState) -> Pairs:
 @register("REQBODY_ERROR_MSG", collection=False)
 def _reqbody_error_msg(state: RequestState) -> Pairs:
     return scalar(state.reqbody_error_msg)
+
+
+@register("REQUEST_BODY_LENGTH", collection=False, doc="length of the request body in bytes")
+def _reqbody_length(state: RequestState) -> Pairs:
+    return scalar(str(state.body_length))
+
+
+@register("REQBODY_PROCESSOR", collection=False, doc="URLENCODED, MULTIPART, JSON, XML or empty")
+def _reqbody_processor(state: RequestState) -> Pairs:
+    return scalar(state.body_processor)
+
+
+@register("REQBODY_PROCESSOR_ERROR", collection=False, doc="ModSecurity v2 name of REQBODY_ERROR")
+def _reqbody_processor_error(state: RequestState) -> Pairs:
+    return scalar("1" if state.reqbody_error else "0")
+
+
+@register("REQBODY_PROCESSOR_ERROR_MSG", collection=False)
+def _reqbody_processor_error_msg(state: RequestState) -> Pairs:
+    return scalar(state.reqbody_error_msg)
+
+
+@register("FULL_REQUEST_LENGTH", collection=False)
+def _full_request_length(state: RequestState) -> Pairs:
+    line = len(state.method) + len(state.uri_raw) + len(state.protocol) + 4
+    headers = sum(len(k) + len(v) + 4 for k, v in state.headers)
+    return scalar(str(line + headers + 2 + state.body_length))
