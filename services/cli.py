@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "up":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s up: %(message)s")
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)  # reconnect chatter; the supervisor reports state
         from services.supervisor import run_up
         return run_up(args)
     parser.print_help()

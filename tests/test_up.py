@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -53,15 +53,17 @@ def test_up_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
         cmd += [f"--{name}-port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=Path(__file__).resolve().parents[1])
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     output = ""
     try:
         deadline = time.monotonic() + 100
         while "Press Ctrl-C" not in output:
             assert time.monotonic() < deadline, f"secchain up did not come up in time:\n{output}"
-            assert proc.poll() is None, f"secchain up exited:\n{output}{proc.stdout.read()}"
-            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
-            if ready:
-                output += proc.stdout.readline()
+            assert proc.poll() is None, f"secchain up exited:\n{output}"
+            time.sleep(0.2)
+            output = "".join(lines)
         analyst = re.search(r"analyst \(tenant demo\)\s+(\S+)", output).group(1)
         assert f"http://127.0.0.1:{ports['waf']}/" in output
         assert json.loads((tmp_path / "demo-keys.json").read_text())["analyst"] == analyst
@@ -91,10 +93,13 @@ def test_up_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            rest, _ = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
-            rest, _ = proc.communicate()
+            proc.wait()
+        reader.join(timeout=10)
+        proc.stdout.close()
+        rest = "".join(lines)
     assert proc.returncode == 0, output + rest
     assert "stopped." in rest
     time.sleep(0.5)

@@ -19,6 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from services.indexer.indexer import Indexer
+from shared.logsetup import setup_logging
 from shared.observability import add_ops_routes
 from shared.stores import StoreError, open_store
 
@@ -56,11 +57,7 @@ def build_app(indexer: Indexer) -> web.Application:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # kafka-python logs every refused reconnect at ERROR; the indexer reports outages itself.
-    if args.log_level.upper() != "DEBUG":
-        logging.getLogger("kafka.net").setLevel(logging.CRITICAL)
+    setup_logging("indexer", args.log_level)
     try:
         store = open_store(args.store)
     except StoreError as exc:
