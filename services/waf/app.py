@@ -9,6 +9,7 @@ upstream's status and headers, then stream the body back. Admin routes (/healthz
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -57,6 +58,7 @@ class WafState:
     registry: CollectorRegistry
     tenancy: Tenancy = field(default_factory=Tenancy)
     session: aiohttp.ClientSession | None = None
+    match_log: Any = None  # text file (append, line-buffered) or None
 
     def __post_init__(self) -> None:
         self.metrics = WafMetrics(self.registry)
@@ -207,6 +209,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             tx.process_logging()
         except Exception:  # the engine must never take a request down with it
             log.exception("phase 5 failed for request %s", request_id)
+        if state.match_log is not None:
+            _write_match_log(state, tx, facts, status, blocked)
         docs = alerts_for(tx, facts, blocked=blocked, status=status)
         for doc in docs:
             state.sink.send(doc)
@@ -214,6 +218,22 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             state.metrics.alerts.labels(site.name, docs[0]["event"]["action"]).inc(len(docs))
         state.metrics.requests.labels(site.name, outcome).inc()
         state.metrics.latency.labels(site.name).observe(time.perf_counter() - started)
+
+
+def _write_match_log(state: WafState, tx: Any, facts: RequestFacts, status: int | None, blocked: bool) -> None:
+    """One JSON line per request: the rule ids that matched (logged or not), in evaluation order.
+
+    This is what a regression runner (``secchain waf regress``) reads to judge a test the way
+    go-ftw reads ModSecurity's error log; one short line is appended with O_APPEND, so lines of
+    several workers never interleave.
+    """
+    entry = {"ts": time.time(), "request_id": facts.request_id, "site": facts.site.name, "status": status,
+             "blocked": blocked, "rule_ids": [m.id for m in tx.matched_rules],
+             "anomaly_score": getattr(tx, "anomaly_score", None)}
+    try:
+        state.match_log.write(json.dumps(entry) + "\n")
+    except OSError as exc:
+        log.warning("match log write failed: %s", exc)
 
 
 async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx: Any, body: bytes,

@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spool-dir", type=Path, default=Path("var/spool/waf"))
     p.add_argument("--cache-dir", type=Path, default=Path("var/cache/matching"))
     p.add_argument("--observer", default=f"waf-{socket.gethostname()}")
+    p.add_argument("--crs-root", type=Path, default=Path("/usr/share/modsecurity-crs"),
+                   help="OWASP CRS installation (rules/*.conf), for sites with rulesets: [crs]")
+    p.add_argument("--crs-setup", type=Path, default=Path("/etc/modsecurity/crs/crs-setup.conf"))
+    p.add_argument("--match-log", type=Path, default=None,
+                   help="append one JSON line per request with the matched rule ids (regression runs)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="INFO")
@@ -56,8 +61,12 @@ async def serve(args: argparse.Namespace) -> None:
     registry = CollectorRegistry()
     producer = AlertProducer(args.kafka, spool_dir=args.spool_dir / f"worker-{index}", client_id=observer,
                              registry=registry)
-    state = WafState(tenancy_path=args.tenancy, policies=PolicyStore(args.rules_root, args.cache_dir),
-                     sink=producer, observer=observer, registry=registry)
+    policies = PolicyStore(args.rules_root, args.cache_dir, crs_root=args.crs_root, crs_setup=args.crs_setup)
+    state = WafState(tenancy_path=args.tenancy, policies=policies, sink=producer, observer=observer,
+                     registry=registry)
+    if args.match_log is not None:
+        args.match_log.parent.mkdir(parents=True, exist_ok=True)
+        state.match_log = open(args.match_log, "a", buffering=1)
     state.reload()  # at start a bad config is fatal: better than serving with no rules
 
     proxy_runner = web.AppRunner(make_proxy_app(state), access_log=None, handle_signals=False)

@@ -57,6 +57,16 @@ class Site:
     rulesets: tuple[str, ...] = ("core",)
     max_body_bytes: int = 10 * 1024 * 1024
     upstream_timeout: float = 30.0
+    crs: CrsSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CrsSettings:
+    """The managed OWASP CRS rule set of a site (``rulesets: [crs]``), as cloud WAFs offer it."""
+
+    paranoia_level: int = 1
+    inbound_threshold: int = 5
+    outbound_threshold: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +181,19 @@ class _Reader:
             raise self.fail(where, f"unknown field(s) {', '.join(extra)}; expected one of {', '.join(sorted(allowed))}")
 
 
+def _crs_settings(r: _Reader, value: Any, where: str) -> CrsSettings:
+    d = r.mapping(value, where)
+    r.unknown(d, {"paranoia_level", "inbound_threshold", "outbound_threshold"}, where)
+    out = {}
+    for key, low, high, default in (("paranoia_level", 1, 4, 1), ("inbound_threshold", 1, 10000, 5),
+                                    ("outbound_threshold", 1, 10000, 4)):
+        v = d.get(key, default)
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise r.fail(f"{where}.{key}", f"expected an integer from {low} to {high}, got {v!r}")
+        out[key] = v
+    return CrsSettings(**out)
+
+
 def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
     r = _Reader(source)
     root = r.mapping(data or {}, "(top)")
@@ -199,7 +222,7 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
                 sw = f"{vw}.sites[{si}]"
                 s = r.mapping(s, sw)
                 r.unknown(s, {"name", "hosts", "upstream", "mode", "rulesets", "max_body_bytes",
-                              "upstream_timeout"}, sw)
+                              "upstream_timeout", "crs"}, sw)
                 name = r.ident(s, "name", sw)
                 hosts = r.seq(s.get("hosts"), f"{sw}.hosts")
                 if not hosts:
@@ -226,9 +249,12 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
                 timeout = s.get("upstream_timeout", 30.0)
                 if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
                     raise r.fail(f"{sw}.upstream_timeout", f"expected seconds > 0, got {timeout!r}")
+                crs = None
+                if "crs" in rulesets or "crs" in s:
+                    crs = _crs_settings(r, s.get("crs") or {}, f"{sw}.crs")
                 sites.append(Site(name=name, tenant_id=tid, vpc_id=vid, hosts=tuple(hosts),
                                   upstream=upstream.rstrip("/"), mode=mode, rulesets=tuple(rulesets),
-                                  max_body_bytes=max_body, upstream_timeout=float(timeout)))
+                                  max_body_bytes=max_body, upstream_timeout=float(timeout), crs=crs))
             flags = {}
             for k in ("waf", "ips", "av"):
                 val = fw.get(k, k == "waf")
