@@ -122,6 +122,27 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+class BodyTooLarge(Exception):
+    """The streamed request body went past the site's limit."""
+
+
+class BodyStream:
+    """A request body forwarded as it arrives, counted against the site's limit."""
+
+    def __init__(self, request: web.Request, limit: int) -> None:
+        self.request = request
+        self.limit = limit
+        self.declared_too_large = request.content_length is not None and request.content_length > limit
+
+    async def chunks(self):
+        seen = 0
+        async for chunk in self.request.content.iter_chunked(CHUNK):
+            seen += len(chunk)
+            if seen > self.limit:
+                raise BodyTooLarge()
+            yield chunk
+
+
 def _peer(request: web.Request) -> tuple[str, int | None, str | None, int | None]:
     transport = request.transport
     client_ip, client_port, server_ip, server_port = request.remote or "", None, None, None
@@ -175,12 +196,22 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             blocked, status, outcome = True, response.status, "blocked"
             return response
 
-        body = await _read_body(request, site.max_body_bytes)
-        if body is None:
-            status, outcome = 413, "too_large"
-            return _error_response(413, "Request body too large", request_id)
+        body: bytes | BodyStream
+        if getattr(tx, "body_access", True):
+            # ModSecurity buffers the body for phase 2 when SecRequestBodyAccess is On.
+            buffered = await _read_body(request, site.max_body_bytes)
+            if buffered is None:
+                status, outcome = 413, "too_large"
+                return _error_response(413, "Request body too large", request_id)
+            body = buffered
+        else:
+            # Body access Off: phase 2 runs without the body, which streams to the upstream.
+            body = BodyStream(request, site.max_body_bytes)
+            if body.declared_too_large:
+                status, outcome = 413, "too_large"
+                return _error_response(413, "Request body too large", request_id)
         t0 = time.perf_counter()
-        intervention = tx.process_request_body(body)
+        intervention = tx.process_request_body(body if isinstance(body, bytes) else b"")
         inspect_time += time.perf_counter() - t0
         if intervention is not None and prevent:
             response = _intervention_response(intervention, request_id)
@@ -194,7 +225,13 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
         if blocked:
             outcome = "blocked"
         return response
+    except BodyTooLarge:
+        status, outcome = 413, "too_large"
+        return _error_response(413, "Request body too large", request_id)
     except (aiohttp.ClientConnectionError, OSError) as exc:
+        if isinstance(exc.__cause__, BodyTooLarge) or isinstance(exc.__context__, BodyTooLarge):
+            status, outcome = 413, "too_large"
+            return _error_response(413, "Request body too large", request_id)
         if request.transport is None or request.transport.is_closing():
             outcome = "client_gone"
             raise
@@ -236,7 +273,7 @@ def _write_match_log(state: WafState, tx: Any, facts: RequestFacts, status: int 
         log.warning("match log write failed: %s", exc)
 
 
-async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx: Any, body: bytes,
+async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx: Any, body: "bytes | BodyStream",
                    raw_headers: list[tuple[str, str]], client_ip: str, request_id: str,
                    prevent: bool) -> tuple[web.StreamResponse, bool]:
     site = policy.site
@@ -246,7 +283,13 @@ async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx
     # aiohttp's client adds these unless told not to; the upstream must see only what the client sent.
     skip = [h for h in ("Accept", "Accept-Encoding", "User-Agent", "Content-Type") if h.lower() not in present]
     url = URL(site.upstream + request.raw_path, encoded=True)
-    send_body = body if (body or request.content_length is not None or request.method not in ("GET", "HEAD")) else None
+    send_body: Any
+    if isinstance(body, BodyStream):
+        if request.content_length is not None:
+            headers.append(("Content-Length", str(request.content_length)))
+        send_body = body.chunks() if (request.content_length or request.body_exists) else None
+    else:
+        send_body = body if (body or request.content_length is not None or request.method not in ("GET", "HEAD")) else None
     timeout = aiohttp.ClientTimeout(total=None, connect=min(10.0, site.upstream_timeout),
                                     sock_read=site.upstream_timeout)
     async with state.session.request(request.method, url, headers=headers, data=send_body,
@@ -255,6 +298,21 @@ async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx
         intervention = tx.process_response_headers(upstream.status, resp_headers)
         if intervention is not None and prevent:
             return _intervention_response(intervention, request_id), True
+        buffered: bytes | None = None
+        if getattr(tx, "wants_response_body", False) and request.method != "HEAD":
+            # Phase 4 needs the body before anything reaches the client (as ModSecurity buffers it),
+            # up to SecResponseBodyLimit; the rest is inspected no further but still delivered.
+            limit = getattr(policy.ruleset, "response_body_limit", 512 * 1024)
+            chunks = bytearray()
+            while len(chunks) < limit:
+                chunk = await upstream.content.read(limit - len(chunks))
+                if not chunk:
+                    break
+                chunks += chunk
+            buffered = bytes(chunks)
+            intervention = tx.process_response_body(buffered)
+            if intervention is not None and prevent:
+                return _intervention_response(intervention, request_id), True
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in client_response_headers(resp_headers):
             response.headers.add(name, value)
@@ -263,6 +321,8 @@ async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx
             response.content_length = upstream.content_length
         await response.prepare(request)
         if request.method != "HEAD":
+            if buffered:
+                await response.write(buffered)
             async for chunk in upstream.content.iter_chunked(CHUNK):
                 await response.write(chunk)
         await response.write_eof()
