@@ -58,6 +58,21 @@ class Site:
     max_body_bytes: int = 10 * 1024 * 1024
     upstream_timeout: float = 30.0
     crs: CrsSettings | None = None
+    exclusions: tuple[Exclusion, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A tuning exclusion: a rule (by id or tag) off, or one of its targets off, optionally on a path.
+
+    Written as a site policy rather than SecLang so tenants cannot inject rules; the WAF turns it
+    into SecRuleRemoveBy*/SecRuleUpdateTargetBy* directives, or ctl: actions scoped to the path.
+    """
+
+    rule_id: int | None = None
+    tag: str | None = None
+    target: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +196,34 @@ class _Reader:
             raise self.fail(where, f"unknown field(s) {', '.join(extra)}; expected one of {', '.join(sorted(allowed))}")
 
 
+_TARGET = re.compile(r"^[A-Z_]+(?::[A-Za-z0-9_.\-\[\]/^$*]+)?$")
+_TAG = re.compile(r"^[A-Za-z0-9_./:\-]{1,128}$")
+_PATH = re.compile(r"^/[A-Za-z0-9_./~%\-]*$")
+
+
+def _exclusions(r: _Reader, value: Any, where: str) -> tuple[Exclusion, ...]:
+    out = []
+    for i, e in enumerate(r.seq(value, where)):
+        ew = f"{where}[{i}]"
+        e = r.mapping(e, ew)
+        r.unknown(e, {"rule_id", "tag", "target", "path"}, ew)
+        rule_id, tag = e.get("rule_id"), e.get("tag")
+        if (rule_id is None) == (tag is None):
+            raise r.fail(ew, "give exactly one of rule_id or tag")
+        if rule_id is not None and (not isinstance(rule_id, int) or isinstance(rule_id, bool) or rule_id <= 0):
+            raise r.fail(f"{ew}.rule_id", f"expected a positive rule id, got {rule_id!r}")
+        if tag is not None and (not isinstance(tag, str) or not _TAG.match(tag)):
+            raise r.fail(f"{ew}.tag", f"expected a rule tag (letters, digits, _ . / : -), got {tag!r}")
+        target = e.get("target")
+        if target is not None and (not isinstance(target, str) or not _TARGET.match(target)):
+            raise r.fail(f"{ew}.target", f"expected a variable such as ARGS:password or REQUEST_COOKIES, got {target!r}")
+        path = e.get("path")
+        if path is not None and (not isinstance(path, str) or not _PATH.match(path)):
+            raise r.fail(f"{ew}.path", f"expected a URL path prefix starting with '/', got {path!r}")
+        out.append(Exclusion(rule_id=rule_id, tag=tag, target=target, path=path))
+    return tuple(out)
+
+
 def _crs_settings(r: _Reader, value: Any, where: str) -> CrsSettings:
     d = r.mapping(value, where)
     r.unknown(d, {"paranoia_level", "inbound_threshold", "outbound_threshold"}, where)
@@ -222,7 +265,7 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
                 sw = f"{vw}.sites[{si}]"
                 s = r.mapping(s, sw)
                 r.unknown(s, {"name", "hosts", "upstream", "mode", "rulesets", "max_body_bytes",
-                              "upstream_timeout", "crs"}, sw)
+                              "upstream_timeout", "crs", "exclusions"}, sw)
                 name = r.ident(s, "name", sw)
                 hosts = r.seq(s.get("hosts"), f"{sw}.hosts")
                 if not hosts:
@@ -254,7 +297,8 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
                     crs = _crs_settings(r, s.get("crs") or {}, f"{sw}.crs")
                 sites.append(Site(name=name, tenant_id=tid, vpc_id=vid, hosts=tuple(hosts),
                                   upstream=upstream.rstrip("/"), mode=mode, rulesets=tuple(rulesets),
-                                  max_body_bytes=max_body, upstream_timeout=float(timeout), crs=crs))
+                                  max_body_bytes=max_body, upstream_timeout=float(timeout), crs=crs,
+                                  exclusions=_exclusions(r, s.get("exclusions"), f"{sw}.exclusions")))
             flags = {}
             for k in ("waf", "ips", "av"):
                 val = fw.get(k, k == "waf")
