@@ -7,8 +7,8 @@ ctl:ruleRemoveById=1000120"``. Enforced: ``ruleEngine`` (On/Off/DetectionOnly),
 variable is skipped for those rules in the rest of the transaction, as in ModSecurity),
 ``requestBodyAccess``, ``requestBodyProcessor`` (URLENCODED/MULTIPART/JSON/XML),
 ``requestBodyLimit``, ``auditEngine`` (``Transaction.audit_engine``, read by the proxy's alert
-writer) and ``forceRequestBodyVariable`` (REQUEST_BODY is filled whatever the processor, as
-ModSecurity v3 always does, so forcing it holds by construction; the request is recorded).
+writer) and ``forceRequestBodyVariable`` (fills REQUEST_BODY when no body processor applies, as
+ModSecurity v2; see :mod:`services.waf.engine.bodies`).
 Recorded on the transaction only (never silently dropped): ``auditLogParts``, ``debugLogLevel``,
 ``hashEngine``, ``hashEnforcement``, ``parseXmlIntoArgs``.
 """
@@ -52,6 +52,9 @@ class TargetRemoval:
     variable: str  # upper-case variable name, e.g. ARGS
     key: str | None  # lower-case key, or None for the whole variable
     regex: re.Pattern[str] | None = None  # ARGS:/^json\./ style key
+    kind: str = "id"  # id, tag or msg: what ``ids`` / ``text`` select rules by
+
+
 _NAMES = {n.lower(): n for n in ENFORCED + RECORDED}
 
 
@@ -145,4 +148,5 @@ def _target_removal(option: str, arg: str, fail: Fail) -> TargetRemoval:
         variable=variable.upper(),
         key=key.lower() if colon and regex is None else None,
         regex=regex,
+        kind={"ruleRemoveTargetById": "id", "ruleRemoveTargetByTag": "tag"}.get(option, "msg"),
     )

@@ -7,6 +7,15 @@ under ``ProcessPartial``; SecRequestBodyNoFilesLimit bounds the body without its
 SecArgumentsLimit or JSON deeper than SecRequestBodyJsonDepthLimit is a body processor error
 (REQBODY_ERROR, which CRS's 200002-style rules turn into a block). Processor errors never raise:
 they are recorded in REQBODY_ERROR / REQBODY_ERROR_MSG, as ModSecurity records them for rules.
+
+REQUEST_BODY follows ModSecurity v2, which the CRS 3.3 regression suite is written against: it
+holds the raw body when the URLENCODED processor runs, or when no processor applies and
+``ctl:forceRequestBodyVariable=On`` asked for it (CRS 901340 does for unknown content types);
+after the XML or MULTIPART processors it stays empty, so a rule on REQUEST_BODY does not see
+the same bytes twice (CRS 944120 on an XML body inspects ``XML:/*`` and must not match the
+element names in the raw text). JSON bodies keep REQUEST_BODY, as ModSecurity v3 does for every
+processor: JSON has no XPath-like view, so rules on the raw JSON text (our core pack's
+Log4Shell check, CRS 921/942 on REQUEST_BODY) would otherwise see nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ from services.waf.variables.xml import XmlBodyError, parse_xml
 
 if TYPE_CHECKING:
     from services.waf.engine.ruleset import RuleSet
+
+
+RAW_BODY_PROCESSORS = ("URLENCODED", "JSON")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +60,14 @@ def check_limits(ruleset: RuleSet, body: str, processor: str, enforce: bool) -> 
     return body, None
 
 
-def process_body(ruleset: RuleSet, state: RequestState, body: str, enforce: bool) -> LimitExceeded | None:
+def process_body(
+    ruleset: RuleSet, state: RequestState, body: str, enforce: bool, force_body_variable: bool = False
+) -> LimitExceeded | None:
     """Fill REQUEST_BODY, ARGS_POST, FILES*, MULTIPART_*, XML from the body; return a refusal if any."""
     processor = state.body_processor
     body, refusal = check_limits(ruleset, body, processor, enforce)
-    state.body = body
+    if processor in RAW_BODY_PROCESSORS or (not processor and force_body_variable):
+        state.body = body
     state.body_length = len(body)
     if refusal is not None:
         return refusal

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MatchedRule:
-    """One rule (or whole chain) that matched; severity is ModSecurity's 0-7 (0 = EMERGENCY)."""
+    """One rule (or whole chain) that matched; severity is ModSecurity's 0-7 (0 = EMERGENCY).
+
+    Not frozen on purpose: CRS records about two hundred matches per request (its paranoia-level
+    gates are rules too) and a frozen dataclass pays ``object.__setattr__`` for every field. The
+    engine never changes a MatchedRule after appending it; readers must not either."""
 
     id: int
     msg: str | None

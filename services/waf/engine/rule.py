@@ -55,6 +55,14 @@ class Target:
             if self.count:
                 return [(f"{name}:{self.selector.text}", str(len(pairs)))]
             return [(f"{name}:{k}", v) for k, v in pairs]
+        selector = self.selector
+        if selector is not None and variable.lookup is not None and selector.regex is None and selector.key is not None:
+            pairs = variable.lookup(state, selector.key)
+            if self.exclusions:
+                pairs = [(k, v) for k, v in pairs if not any(e.matches(k) for e in self.exclusions)]
+            if self.count:
+                return [(f"{name}:{self.text.split(':', 1)[1]}", str(len(pairs)))]
+            return [(f"{name}:{k}", v) for k, v in pairs]
         pairs = variable.read(state)
         if variable.collection:
             if self.selector is not None:

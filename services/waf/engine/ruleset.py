@@ -3,18 +3,21 @@
 A load reads every file into a fresh builder and freezes it only if nothing failed, so a caller
 that keeps its previous RuleSet on SecLangParseError keeps serving exactly what it served before
 (the way Suricata keeps its old detection engine when a reload fails). Hot paths only read the
-frozen structures; transactions keep their own mutable state.
+frozen structures; transactions keep their own mutable state. The one shared mutable part is
+``store``, the in-memory home of the persistent collections (IP, GLOBAL, ...), which
+``with_engine_mode`` copies share.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
 from services.waf.engine.matcher import MatcherFactory
+from services.waf.engine.prefilter import PrefilterGroup, build_groups
 from services.waf.engine.rule import Marker, Rule
 from services.waf.engine.transaction import Transaction
 from services.waf.seclang.builder import ConfigBuilder
@@ -47,13 +50,25 @@ class RuleSet:
     response_mime_types: tuple[str, ...] = ("text/plain", "text/html")
     response_body_limit: int = 524288
     response_body_limit_action: str = "Reject"
+    groups: tuple[PrefilterGroup, ...] = ()
+    group_of: Mapping[int, tuple[int, int]] = field(default_factory=dict)  # id(rule) -> (group, member)
 
     @classmethod
     def from_text(
-        cls, text: str, source: str = "<text>", *, cache_dir: Path | None = None, base_dir: Path | None = None
+        cls,
+        text: str,
+        source: str = "<text>",
+        *,
+        cache_dir: Path | None = None,
+        base_dir: Path | None = None,
+        apache_escapes: bool = False,
     ) -> RuleSet:
-        """Load rules from a string (``Include`` is relative to ``base_dir``, default the cwd)."""
-        builder = ConfigBuilder(matchers=MatcherFactory(cache_dir))
+        """Load rules from a string (``Include`` is relative to ``base_dir``, default the cwd).
+
+        ``apache_escapes``: read ``\\\\`` inside quoted arguments as one backslash, as ModSecurity v2
+        in Apache does and as OWASP CRS is written (see :mod:`services.waf.seclang.source`).
+        """
+        builder = ConfigBuilder(matchers=MatcherFactory(cache_dir), apache_escapes=apache_escapes)
         load_text(builder, text, source, base_dir)
         return _freeze(builder, (source,))
 
@@ -91,6 +106,7 @@ def _freeze(builder: ConfigBuilder, sources: tuple[str, ...]) -> RuleSet:
     for notice in builder.notices:
         log.warning("seclang notice: %s", notice)
     phases = {p: tuple(entries) for p, entries in builder.phases.items()}
+    groups, group_of = build_groups(phases, builder.matchers.cache_dir)
     return RuleSet(
         phases=MappingProxyType(phases),
         engine_mode=builder.engine_mode,
@@ -111,14 +127,33 @@ def _freeze(builder: ConfigBuilder, sources: tuple[str, ...]) -> RuleSet:
         response_mime_types=builder.response_mime_types,
         response_body_limit=builder.response_body_limit,
         response_body_limit_action=builder.response_body_limit_action,
+        groups=groups,
+        group_of=MappingProxyType(group_of),
     )
 
 
-def load_ruleset(paths: Sequence[Path | str], *, cache_dir: Path | None = None) -> RuleSet:
-    """Load rule files in order into one RuleSet; raise SecLangParseError naming file:line:column."""
+def load_ruleset(
+    paths: Sequence[Path | str],
+    *,
+    cache_dir: Path | None = None,
+    apache_escapes: bool | Collection[Path | str] = False,
+) -> RuleSet:
+    """Load rule files in order into one RuleSet; raise SecLangParseError naming file:line:column.
+
+    ``apache_escapes``: True to read every file with ModSecurity v2's reading of ``\\\\`` inside
+    quoted arguments (as OWASP CRS is written), or the files (and what they include) to read so,
+    e.g. the CRS files of a policy that also loads packs written for the default v3 reading.
+    """
     if not paths:
         raise ValueError("load_ruleset needs at least one rule file")
     builder = ConfigBuilder(matchers=MatcherFactory(cache_dir))
+    apache_files = (
+        None if isinstance(apache_escapes, bool) else {Path(p).resolve() for p in apache_escapes}
+    )
     for path in paths:
+        if apache_files is None:
+            builder.apache_escapes = bool(apache_escapes)
+        else:
+            builder.apache_escapes = Path(path).resolve() in apache_files
         load_file(builder, Path(path))
     return _freeze(builder, tuple(str(p) for p in paths))

@@ -13,6 +13,10 @@ class NumericOperator(Operator):
         self.name = name
         self.argument = argument
         self.test = test
+        # CRS compares against constants hundreds of times per request (TX:EXECUTING_PARANOIA_LEVEL
+        # "@lt 2"): convert those once.
+        self.constant = c_atoi(argument.text) if argument.constant else None
 
     def evaluate(self, ctx: OperatorContext, value: str, capture: bool) -> bool:
-        return self.test(c_atoi(value), c_atoi(self.argument.expand(ctx.state)))
+        operand = self.constant if self.constant is not None else c_atoi(self.argument.expand(ctx.state))
+        return self.test(c_atoi(value), operand)

@@ -60,6 +60,7 @@ class ConfigBuilder:
     response_mime_types: tuple[str, ...] = ("text/plain", "text/html")  # ModSecurity's default
     response_body_limit: int = 524288  # SecResponseBodyLimit (ModSecurity default 512 KiB)
     response_body_limit_action: str = "Reject"
+    apache_escapes: bool = False  # quoted-argument backslashes read as Apache / ModSecurity v2 does
     current_dir: Path | None = None  # folder of the file being read (data files are relative to it)
 
     def compile_context(self, location: str) -> CompileContext:

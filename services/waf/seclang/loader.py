@@ -2,6 +2,8 @@
 
 ``Include`` paths are relative to the including file's folder and may be globs (sorted, as Apache
 expands them); a glob that matches nothing is an error, as is a missing file or an include cycle.
+``IncludeOptional`` (Apache 2.4; CRS 4 includes its plugin folders with it) accepts a glob that
+matches nothing, leaving a notice.
 Reading stops at the first error, which names the file, line and column.
 """
 
@@ -45,16 +47,16 @@ def load_text(builder: ConfigBuilder, text: str, name: str, base_dir: Path | Non
 
 
 def _load_directives(builder: ConfigBuilder, source: Source, base_dir: Path | None, stack: tuple[Path, ...]) -> None:
-    for d in read_directives(source):
+    for d in read_directives(source, apache_escapes=builder.apache_escapes):
         key = d.name.text.lower()
         if builder.chain and key != "secrule":
             error = builder.open_chain_error()
             assert error is not None
             raise error
-        if key == "include":
+        if key in ("include", "includeoptional"):
             if len(d.args) != 1:
-                raise d.name.error(0, f"Include expects 1 argument (a path or glob); got {len(d.args)}")
-            _include(builder, d, base_dir, stack)
+                raise d.name.error(0, f"{d.name.text} expects 1 argument (a path or glob); got {len(d.args)}")
+            _include(builder, d, base_dir, stack, optional=key == "includeoptional")
             continue
         definition = DIRECTIVES.get(key)
         if definition is None:
@@ -74,13 +76,18 @@ def _load_directives(builder: ConfigBuilder, source: Source, base_dir: Path | No
         raise error
 
 
-def _include(builder: ConfigBuilder, d: Directive, base_dir: Path | None, stack: tuple[Path, ...]) -> None:
+def _include(
+    builder: ConfigBuilder, d: Directive, base_dir: Path | None, stack: tuple[Path, ...], *, optional: bool = False
+) -> None:
     pattern = d.args[0].text
     base = base_dir if base_dir is not None else Path.cwd()
     full = pattern if Path(pattern).is_absolute() else str(base / pattern)
     if glob.has_magic(full):
         matches = sorted(glob.glob(full))
         if not matches:
+            if optional:  # Apache's IncludeOptional, as CRS 4 uses for plugins/*-config.conf
+                builder.notices.append(f"{d.location}: IncludeOptional {pattern!r} matches no file")
+                return
             raise d.args[0].error(0, f"Include pattern {pattern!r} matches no file")
     else:
         matches = [full]

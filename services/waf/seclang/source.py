@@ -3,10 +3,19 @@
 Follows the Apache configuration rules ModSecurity inherits (``ap_cfg_getline`` and
 ``ap_getword_conf``): a backslash at the end of a line joins the next line; a line whose first
 non-blank character is ``#`` is a comment; arguments are separated by blanks and may be quoted
-with ``"`` or ``'``, inside which only a backslash before the quote character is an escape (every
-other backslash is kept, so regexes such as ``"\\d+"`` reach the operator unchanged). As in
-ModSecurity v3's lexer (whose escaped quote is "a non-backslash, a backslash, the quote"), a quote
-after two backslashes closes the argument, so ``"[a\\\\]"`` is the regex ``[a\\\\]``.
+with ``"`` or ``'``. Inside quotes the two ModSecurity versions differ (ModSecurity issue #2148),
+so the reader offers both:
+
+- ``apache_escapes=False`` (the default, libmodsecurity v3's lexer): only a backslash before the
+  quote character is an escape, every other backslash is kept, and (its escaped quote being "a
+  non-backslash, a backslash, the quote") a quote after two backslashes closes the argument, so
+  ``"[a\\\\]"`` is the regex ``[a\\\\]``;
+- ``apache_escapes=True`` (ModSecurity v2 inside Apache, ``substring_conf``): a backslash escapes
+  the quote character and a backslash, so ``\\\\`` is one backslash. CRS 3.3 is written for
+  this reading: it writes one literal backslash in a regex as ``\\\\\\\\`` (920460, 941330), which
+  v2 hands to PCRE as ``\\\\`` and v3 as a pattern for two backslashes.
+
+Either way other backslashes are kept, so regexes such as ``"\\d+"`` reach the operator unchanged.
 
 Every character of every token remembers its offset in the original file so that errors deep
 inside an action list still point at the exact line and column, even across continuation lines.
@@ -120,7 +129,9 @@ def _logical_lines(source: Source) -> Iterator[tuple[str, array]]:
         pos = newline + 1
 
 
-def _words(source: Source, line: str, offsets: array, line_end: int) -> list[tuple[Token, bool]]:
+def _words(
+    source: Source, line: str, offsets: array, line_end: int, apache_escapes: bool = False
+) -> list[tuple[Token, bool]]:
     words: list[tuple[Token, bool]] = []
     i, n = 0, len(line)
     while True:
@@ -140,8 +151,10 @@ def _words(source: Source, line: str, offsets: array, line_end: int) -> list[tup
                         offsets[start], f"unterminated quoted argument; expected a closing {quote}"
                     )
                 ch = line[i]
-                if ch == "\\" and i + 1 < n and line[i + 1] == quote and line[i - 1] != "\\":
-                    buf.append(quote)
+                if ch == "\\" and i + 1 < n and (
+                    line[i + 1] in (quote, "\\") if apache_escapes else line[i + 1] == quote and line[i - 1] != "\\"
+                ):
+                    buf.append(line[i + 1])
                     pos.append(offsets[i + 1])
                     i += 2
                     continue
@@ -165,14 +178,14 @@ def _words(source: Source, line: str, offsets: array, line_end: int) -> list[tup
             words.append((Token(source, line[start:i], offsets[start:i], end), False))
 
 
-def read_directives(source: Source) -> Iterator[Directive]:
+def read_directives(source: Source, *, apache_escapes: bool = False) -> Iterator[Directive]:
     """Yield the directives of a file in order; raise SecLangParseError on a lexical error."""
     for line, offsets in _logical_lines(source):
         stripped = line.lstrip()
         if not stripped or stripped.startswith("#"):
             continue
         line_end = offsets[-1] + 1 if offsets else 0
-        words = _words(source, line, offsets, line_end)
+        words = _words(source, line, offsets, line_end, apache_escapes)
         if not words:
             continue
         name, _ = words[0]

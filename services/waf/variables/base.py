@@ -86,6 +86,9 @@ class VariableDef:
     # For variables whose selector is an expression rather than a key (XML:/xpath): the values
     # the expression selects, given the selector exactly as written.
     select: Callable[[RequestState, str], Pairs] | None = None
+    # Direct access by (lower-case) key for collections held in a dict (TX, IP, ...): rules such
+    # as CRS's ``TX:EXECUTING_PARANOIA_LEVEL`` must not scan a hundred TX variables each time.
+    lookup: Callable[[RequestState, str], Pairs] | None = None
 
 
 VARIABLES: dict[str, VariableDef] = {}
@@ -97,13 +100,14 @@ def register(
     collection: bool,
     doc: str = "",
     select: Callable[[RequestState, str], Pairs] | None = None,
+    lookup: Callable[[RequestState, str], Pairs] | None = None,
 ) -> Callable[
     [Callable[[RequestState], Pairs]], Callable[[RequestState], Pairs]
 ]:
     def deco(read: Callable[[RequestState], Pairs]) -> Callable[[RequestState], Pairs]:
         if name in VARIABLES:
             raise RuntimeError(f"variable {name} registered twice")
-        VARIABLES[name] = VariableDef(name=name, collection=collection, read=read, doc=doc, select=select)
+        VARIABLES[name] = VariableDef(name=name, collection=collection, read=read, doc=doc, select=select, lookup=lookup)
         return read
 
     return deco

@@ -6,8 +6,9 @@ with the same parser as the query string; ``application/json`` (and ``+json`` ty
 ARGS_POST with flattened names, ``json.a.b`` for objects and ``json.list.array_0`` for array
 elements, booleans as ``true``/``false`` and null as an empty value (ModSecurity v3's JSON
 processor). Multipart bodies go through :mod:`services.waf.variables.multipart`, XML bodies
-through :mod:`services.waf.variables.xml`; REQUEST_BODY always holds the raw body, as
-ModSecurity v3 keeps it (which is what ``ctl:forceRequestBodyVariable=On`` asks v2 for).
+through :mod:`services.waf.variables.xml`; when REQUEST_BODY holds the raw body (URLENCODED,
+JSON, or no processor with ``ctl:forceRequestBodyVariable=On``) is decided in
+:mod:`services.waf.engine.bodies`.
 
 ModSecurity picks URLENCODED and MULTIPART from Content-Type itself and JSON / XML through the
 recommended rules 200000/200001 of modsecurity.conf (``ctl:requestBodyProcessor=...``); since

@@ -98,13 +98,13 @@ class PersistentStore:
                 del self._records[(collection, key)]
                 record = None
             if record is None:
-                if len(self._records) >= MAX_RECORDS:
-                    oldest = min(self._records, key=lambda k: self._records[k].updated)
-                    del self._records[oldest]
+                if len(self._records) >= MAX_RECORDS:  # least recently opened record goes first
+                    del self._records[next(iter(self._records))]
                 record = Record(key=key, timeout=self.timeout)
-                self._records[(collection, key)] = record
             else:
                 record.is_new = False
+                del self._records[(collection, key)]  # re-inserted below: dict order is recency
+            self._records[(collection, key)] = record
             return record
 
     def __len__(self) -> int:
@@ -119,5 +119,17 @@ def _reader(name: str):  # type: ignore[no-untyped-def]
     return read
 
 
+def _lookup(name: str):  # type: ignore[no-untyped-def]
+    def lookup(state: RequestState, key: str) -> Pairs:
+        record = state.collections.get(name)
+        if record is None:
+            return []
+        return [(k, v) for k, v in record.items() if k.lower() == key]
+
+    return lookup
+
+
 for _name in PERSISTENT:
-    register(_name, collection=True, doc=f"persistent {_name} collection (initcol:{_name.lower()}=KEY)")(_reader(_name))
+    register(
+        _name, collection=True, doc=f"persistent {_name} collection (initcol:{_name.lower()}=KEY)", lookup=_lookup(_name)
+    )(_reader(_name))

@@ -1,13 +1,17 @@
 """Variables from the request line: REQUEST_METHOD, REQUEST_URI(_RAW), REQUEST_FILENAME, ...
 
 ``SecRule REQUEST_FILENAME "@endsWith .php" "id:40,phase:1,pass"``. As in ModSecurity these are the
-request target as sent, not decoded: REQUEST_URI_RAW is the target exactly (absolute form
-included), REQUEST_URI drops any ``scheme://authority``, REQUEST_FILENAME is its path (before
-``?``), REQUEST_BASENAME the last path segment, QUERY_STRING what follows ``?``. Rules decode with
-``t:urlDecodeUni`` so that an encoding trick cannot hide from one rule and not another.
+request target as sent: REQUEST_URI_RAW is the target exactly (absolute form included),
+REQUEST_URI drops any ``scheme://authority``, QUERY_STRING is what follows ``?``; these are not
+decoded, and rules decode with ``t:urlDecodeUni`` so an encoding trick cannot hide from one rule
+and not another. REQUEST_FILENAME (the path before ``?``) and REQUEST_BASENAME (its last segment)
+are percent-decoded (``%HH`` only; ``+`` stays), as ModSecurity builds them from the decoded path
+(CRS 933151 expects ``/array_diff%20%28`` to show a ``(``).
 """
 
 from __future__ import annotations
+
+import re
 
 from services.waf.variables.base import Pairs, RequestState, register, scalar
 
@@ -48,14 +52,23 @@ def _uri_raw(state: RequestState) -> Pairs:
     return scalar(state.uri_raw)
 
 
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def decode_path(path: str) -> str:
+    if "%" not in path:
+        return path
+    return _PERCENT.sub(lambda m: chr(int(m.group(1), 16)), path)
+
+
 @register("REQUEST_FILENAME", collection=False)
 def _filename(state: RequestState) -> Pairs:
-    return scalar(state.filename)
+    return scalar(decode_path(state.filename))
 
 
 @register("REQUEST_BASENAME", collection=False)
 def _basename(state: RequestState) -> Pairs:
-    return scalar(state.filename.rsplit("/", 1)[-1])
+    return scalar(decode_path(state.filename).rsplit("/", 1)[-1])
 
 
 @register("QUERY_STRING", collection=False)

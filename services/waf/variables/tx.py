@@ -10,6 +10,11 @@ from __future__ import annotations
 from services.waf.variables.base import Pairs, RequestState, register
 
 
-@register("TX", collection=True)
+def _tx_lookup(state: RequestState, key: str) -> Pairs:
+    value = state.tx.get(key)
+    return [] if value is None else [(state.tx_names.get(key, key), value)]
+
+
+@register("TX", collection=True, lookup=_tx_lookup)
 def _tx(state: RequestState) -> Pairs:
     return [(state.tx_names.get(k, k), v) for k, v in state.tx.items()]

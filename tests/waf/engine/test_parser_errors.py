@@ -33,7 +33,7 @@ def _error(text: str) -> SecLangParseError:
         ('SecRule ARGS "@rx a" "phase:2,deny"', "SecRule", "rule has no id"),
         ('SecRule ARGS "@rx (a" "id:1"', "(a", "@rx pattern does not compile"),
         ('SecRule ARGS "@rx a" "id:1,deny:now"', "now", "action 'deny' takes no value"),
-        ('SecRule ARGS "@rx a" "id:1,setvar:ip.x=1"', "ip.x", "setvar collection 'ip' is not supported"),
+        ('SecRule ARGS "@rx a" "id:1,setvar:foo.x=1"', "foo.x", "setvar collection 'foo' is not supported"),
         ('SecRule ARGS "@rx a" "id:1,setvar:tx.s+=5"', "tx.s", "expected tx.s=+5 (ModSecurity writes the sign after '=')"),
         ('SecRule ARGS "@rx a" "id:1,ctl:ruleEngine=Maybe"', "ruleEngine", "invalid ruleEngine 'Maybe'"),
         ('SecRule ARGS "@rx a" "id:1,,deny"', ",deny", "expected an action name"),
@@ -100,8 +100,12 @@ def test_duplicate_id_names_first_definition() -> None:
 
 
 def test_unknown_directive_is_a_notice_not_silence() -> None:
-    rs = RuleSet.from_text('SecAuditEngine RelevantOnly\nSecAction "id:1,pass"', source="core.conf")
-    assert rs.notices == ("core.conf:1: directive SecAuditEngine is not supported by this engine; ignored",)
+    rs = RuleSet.from_text('SecAuditEngine RelevantOnly\nSecFooBar On\nSecAction "id:1,pass"', source="core.conf")
+    assert rs.notices == (
+        "core.conf:1: SecAuditEngine has no effect here: audit logging is the WAF's alert stream"
+        " (ctl:auditEngine is honoured per transaction)",
+        "core.conf:2: directive SecFooBar is not supported by this engine; ignored",
+    )
     assert rs.rule_count == 1
 
 

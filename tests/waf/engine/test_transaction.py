@@ -43,7 +43,7 @@ def test_later_phases_do_not_run_after_an_intervention() -> None:
 
 def test_body_limit_rejects_with_413_or_truncates_in_detection_only() -> None:
     rules = "SecRequestBodyLimit 8\n" + 'SecRule REQUEST_BODY "@contains tail" "id:1,phase:2,pass"\n'
-    headers = [("Content-Type", "text/plain")]
+    headers = [("Content-Type", "application/x-www-form-urlencoded")]
     tx = run(rules, "/", method="POST", headers=headers, body=b"0123456789tail")
     assert tx.intervention is not None and (tx.intervention.status, tx.intervention.rule_id) == (413, 0)
     assert "SecRequestBodyLimit (8 bytes)" in (tx.intervention.msg or "")
