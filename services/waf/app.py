@@ -311,8 +311,11 @@ async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx
                 chunks += chunk
             buffered = bytes(chunks)
             intervention = tx.process_response_body(buffered)
-            if intervention is not None and prevent:
-                return _intervention_response(intervention, request_id), True
+        else:
+            # Phase 4 still runs (CRS 959100 evaluates the outbound anomaly score there).
+            intervention = tx.process_response_body(b"")
+        if intervention is not None and prevent:
+            return _intervention_response(intervention, request_id), True
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
         for name, value in client_response_headers(resp_headers):
             response.headers.add(name, value)

@@ -184,13 +184,15 @@ class PolicyStore:
             if key not in by_packs:
                 work_dir = (self.cache_dir or Path("var/cache")) / "generated"
                 paths: list[Path] = []
+                crs_paths: list[Path] = []
                 labels: list[str] = []
                 before, after = exclusion_text(site.exclusions)
                 for name in site.rulesets:
                     if name == CRS_PACK:
                         assert site.crs is not None
-                        paths += crs_files(site.crs, crs_root=self.crs_root, crs_setup=self.crs_setup,
-                                           work_dir=work_dir)
+                        crs_paths = crs_files(site.crs, crs_root=self.crs_root, crs_setup=self.crs_setup,
+                                              work_dir=work_dir)
+                        paths += crs_paths
                         labels.append(f"crs@{self._crs_version()}/pl{site.crs.paranoia_level}")
                     else:
                         pack = load_pack(self.rules_root, name)
@@ -201,7 +203,9 @@ class PolicyStore:
                 if paths and after:
                     paths.append(_generated(work_dir, "exclusions-after", after))
                 if paths:
-                    ruleset = load_ruleset(paths, cache_dir=self.cache_dir)
+                    # CRS is written for ModSecurity v2's reading of backslashes in quoted
+                    # arguments; our own packs use libmodsecurity v3's.
+                    ruleset = load_ruleset(paths, cache_dir=self.cache_dir, apache_escapes=crs_paths)
                 else:  # a site with no packs is a plain relay (still routed, limited and logged)
                     ruleset = RuleSet.from_text("", source="<no packs>", cache_dir=self.cache_dir)
                 for notice in getattr(ruleset, "notices", ()):
