@@ -1,0 +1,5 @@
+import sys
+
+from services.waf.regress.cli import main
+
+sys.exit(main())
