@@ -199,19 +199,6 @@ def nginx_conf(tmp: Path, port: int, upstream_port: int, modsec: Path, workers: 
     return path
 
 
-def _no_hyperscan_dir(tmp: Path) -> Path:
-    """A sitecustomize that makes ``shared.matching`` choose its pure-Python backend.
-
-    The engine has no backend switch of its own (services/waf/engine/matcher.py compiles with
-    backend="auto"); this is inherited by the WAF's worker processes through PYTHONPATH.
-    """
-    d = tmp / "no-hyperscan"
-    d.mkdir(exist_ok=True)
-    (d / "sitecustomize.py").write_text(
-        "import shared.matching.compile as _c\n_c.hyperscan_available = lambda: False\n")
-    return d
-
-
 def send_once(port: int, host: str, r: Req) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -308,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         _wait(waf, waf_port, "WAF", tmp / "waf.log")
         py_port = None
         if not args.no_python:
-            env = dict(os.environ, PYTHONPATH=f"{_no_hyperscan_dir(tmp)}{os.pathsep}{REPO}")
+            env = dict(os.environ, SECCHAIN_MATCHING_BACKEND="python")
             py, py_port = _start_waf(tmp, "waf-python", tenancy_path, args.workers, env=env)
             procs.append(py)
             print("loading CRS with the pure-Python matching backend (slow to compile)...", file=sys.stderr)

@@ -14,6 +14,7 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import tempfile
 import time
@@ -54,12 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", choices=("benign", "attack"), default="benign")
     ap.add_argument("--paranoia", type=int, default=1)
     ap.add_argument("--backend", choices=("hyperscan", "python"), default="hyperscan",
-                    help="matching backend; the engine has no switch, so python is forced as bench_waf_crs does")
+                    help="matching core backend (sets $SECCHAIN_MATCHING_BACKEND, as the WAF's --matching-backend)")
     args = ap.parse_args(argv)
-    if args.backend == "python":
-        import shared.matching.compile as compile_mod
-
-        compile_mod.hyperscan_available = lambda: False
+    os.environ["SECCHAIN_MATCHING_BACKEND"] = args.backend
     corpus = BENIGN if args.corpus == "benign" else ATTACK
     with tempfile.TemporaryDirectory(prefix="secchain-profile-") as tmp:
         files = crs_files(CrsSettings(paranoia_level=args.paranoia, inbound_threshold=5, outbound_threshold=4),

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _up_parser(sub)
-    for name, help_text in (("waf", "run the WAF"), ("api", "run the audit search API"),
+    for name, help_text in (("waf", "run the WAF; `secchain waf regress DIR` runs a CRS regression suite"), ("api", "run the audit search API"),
                             ("indexer", "run the audit indexer"), ("demo-upstream", "run the demo echo upstream")):
         sub.add_parser(name, help=help_text, add_help=False)
     if not argv:
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     if command == "waf":
+        if rest[:1] == ["regress"]:
+            from services.waf.regress.cli import main as regress_main
+            return regress_main(rest[1:])
         from services.waf.server import main as waf_main
         return waf_main(rest)
     if command == "api":

@@ -32,10 +32,14 @@ async def echo(request: web.Request) -> web.Response:
 
 
 
+@web.middleware
+async def _every_request(request: web.Request, handler: object) -> web.StreamResponse:  # noqa: ARG001
+    # Any request target is echoed, including ones a router would 404 (a decoded newline in the path).
+    return await echo(request)
+
+
 def make_app() -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_route("*", "/{tail:.*}", echo)
-    return app
+    return web.Application(client_max_size=64 * 1024 * 1024, middlewares=[_every_request])
 
 
 def main(argv: list[str] | None = None) -> None:

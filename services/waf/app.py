@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import logging
 import time
 import uuid
@@ -143,6 +144,34 @@ class BodyStream:
             yield chunk
 
 
+# reg-name / IPv4 / IP-literal, optional port (RFC 3986 section 3.2.2); no percent-encoding in Host.
+_HOST_FIELD = re.compile(r"^(?:[A-Za-z0-9._~!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def origin_form(target: str) -> str | None:
+    """The origin-form (path and query) to forward for a request target (RFC 9112 section 3.2).
+
+    Absolute-form (``http://host/p?q``, what clients send to proxies) becomes ``/p?q``;
+    authority-form, asterisk-form and a target with a fragment (which clients must not send, and
+    Apache refuses) give None: the request is inspected, then refused with 400.
+    """
+    if "#" in target:
+        return None
+    if target.startswith("/"):
+        path = target
+    else:
+        scheme, sep, rest = target.partition("://")
+        if not sep or not scheme.isalpha():
+            return None
+        slash = rest.find("/")
+        query = rest.find("?")
+        if slash == -1 or (query != -1 and query < slash):
+            path = "/" + (rest[query:] if query != -1 else "")
+        else:
+            path = rest[slash:]
+    return path or "/"
+
+
 def _peer(request: web.Request) -> tuple[str, int | None, str | None, int | None]:
     transport = request.transport
     client_ip, client_port, server_ip, server_port = request.remote or "", None, None, None
@@ -160,7 +189,14 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     started = time.perf_counter()
     request_id = uuid.uuid4().hex
-    host = request.headers.get("Host", "")
+    hosts = request.headers.getall("Host", [])
+    host = hosts[0] if hosts else ""
+    if len(hosts) > 1 or not _HOST_FIELD.match(host):
+        # RFC 9112 section 3.2: a missing (HTTP/1.1), repeated or invalid Host is a 400, and no
+        # tenant's policy applies to a request that names no site.
+        # HTTP/1.0 may omit Host, but a name-routed multi-tenant proxy cannot serve it either.
+        state.metrics.requests.labels("-", "bad_host").inc()
+        return _error_response(400, "Missing or invalid Host header", request_id)
     site = state.tenancy.site_for_host(host)
     if site is None:
         state.metrics.requests.labels("-", "unknown_site").inc()
@@ -219,8 +255,22 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             return response
         state.metrics.inspect.labels(site.name).observe(inspect_time)
 
+        if request.version < (1, 0):
+            # HTTP/0.9 has neither headers nor a status line; a request claiming it with headers is
+            # malformed (CRS 920430 logs it above, and the proxy refuses it).
+            status, outcome = 400, "bad_version"
+            return _error_response(400, "HTTP/0.9 is not supported", request_id)
+        path = origin_form(request.raw_path)
+        if path is None:
+            # authority-form (CONNECT) and asterisk-form: inspected above, but a reverse proxy
+            # neither tunnels nor answers for the upstream's server-wide OPTIONS.
+            if request.method == "CONNECT" and re.fullmatch(r"[^\s/]+:[0-9]{1,5}", request.raw_path):
+                status, outcome = 405, "target_form"
+                return _error_response(405, "CONNECT is not supported by this reverse proxy", request_id)
+            status, outcome = 400, "target_form"
+            return _error_response(400, "Request target not accepted by this reverse proxy", request_id)
         response, blocked = await _forward(request, state, policy, tx, body, raw_headers, client_ip,
-                                           request_id, prevent)
+                                           request_id, prevent, path)
         status = response.status
         if blocked:
             outcome = "blocked"
@@ -266,6 +316,7 @@ def _write_match_log(state: WafState, tx: Any, facts: RequestFacts, status: int 
     """
     entry = {"ts": time.time(), "request_id": facts.request_id, "site": facts.site.name, "status": status,
              "blocked": blocked, "rule_ids": [m.id for m in tx.matched_rules],
+             "logged_rule_ids": [m.id for m in tx.matched_rules if m.log],
              "anomaly_score": getattr(tx, "anomaly_score", None)}
     try:
         state.match_log.write(json.dumps(entry) + "\n")
@@ -275,14 +326,14 @@ def _write_match_log(state: WafState, tx: Any, facts: RequestFacts, status: int 
 
 async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx: Any, body: "bytes | BodyStream",
                    raw_headers: list[tuple[str, str]], client_ip: str, request_id: str,
-                   prevent: bool) -> tuple[web.StreamResponse, bool]:
+                   prevent: bool, path: str) -> tuple[web.StreamResponse, bool]:
     site = policy.site
     assert state.session is not None
     headers = upstream_request_headers(raw_headers, client_ip=client_ip, scheme=request.scheme)
     present = {name.lower() for name, _ in headers}
     # aiohttp's client adds these unless told not to; the upstream must see only what the client sent.
     skip = [h for h in ("Accept", "Accept-Encoding", "User-Agent", "Content-Type") if h.lower() not in present]
-    url = URL(site.upstream + request.raw_path, encoded=True)
+    url = URL(site.upstream + path, encoded=True)
     send_body: Any
     if isinstance(body, BodyStream):
         if request.content_length is not None:
@@ -334,7 +385,8 @@ async def _forward(request: web.Request, state: WafState, policy: SitePolicy, tx
 
 def make_proxy_app(state: WafState) -> web.Application:
     # client_max_size is enforced per site in _read_body; aiohttp's own limit only guards read().
-    app = web.Application(client_max_size=1 << 40, handler_args={"max_field_size": 16384, "max_line_size": 16384})
+    app = web.Application(client_max_size=1 << 40, middlewares=[_every_request],
+                          handler_args={"max_field_size": 16384, "max_line_size": 16384})
     app[STATE_KEY] = state
 
     async def session_ctx(app: web.Application):
@@ -344,8 +396,15 @@ def make_proxy_app(state: WafState) -> web.Application:
         await state.session.close()
 
     app.cleanup_ctx.append(session_ctx)
-    app.router.add_route("*", "/{tail:.*}", proxy_handler)
     return app
+
+
+@web.middleware
+async def _every_request(request: web.Request, handler: Any) -> web.StreamResponse:  # noqa: ARG001
+    # No router: every request target (a decoded newline in the path, absolute-form, authority-form
+    # for CONNECT, asterisk-form) reaches the rule engine instead of a router 404, as it would reach
+    # ModSecurity in a web server.
+    return await proxy_handler(request)
 
 
 def make_admin_app(state: WafState) -> web.Application:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crs-setup", type=Path, default=Path("/etc/modsecurity/crs/crs-setup.conf"))
     p.add_argument("--match-log", type=Path, default=None,
                    help="append one JSON line per request with the matched rule ids (regression runs)")
+    p.add_argument("--matching-backend", choices=("auto", "hyperscan", "python"), default=None,
+                   help="matching core backend (default: Hyperscan when available)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="INFO")
@@ -131,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     setup_logging("waf", args.log_level)
+    if args.matching_backend:
+        from shared.matching.compile import BACKEND_ENV
+
+        os.environ[BACKEND_ENV] = args.matching_backend  # inherited by the worker processes
     if args.workers > 1 and args.worker_index is None:
         return run_workers(args, argv)
     asyncio.run(serve(args))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,6 +64,21 @@ def _python_database(patterns: Sequence[Pattern], mode: str) -> MatchDatabase:
     )
 
 
+BACKEND_ENV = "SECCHAIN_MATCHING_BACKEND"
+
+
+def default_backend() -> str:
+    """What ``backend="auto"`` means in this process: ``$SECCHAIN_MATCHING_BACKEND`` if set
+    (``hyperscan`` or ``python``; services set it from ``--matching-backend``, so comparison runs
+    need no code change), else Hyperscan when importable."""
+    chosen = os.environ.get(BACKEND_ENV, "auto")
+    if chosen not in ("auto", "hyperscan", "python"):
+        raise ValueError(f"${BACKEND_ENV}={chosen!r}: expected auto, hyperscan or python")
+    if chosen == "auto":
+        return "hyperscan" if hyperscan_available() else "python"
+    return chosen
+
+
 def compile_patterns(
     patterns: Sequence[Pattern],
     *,
@@ -81,7 +97,7 @@ def compile_patterns(
     patterns = list(patterns)
     _validate(patterns, backend, mode)
     if backend == "auto":
-        backend = "hyperscan" if hyperscan_available() else "python"
+        backend = default_backend()
     if backend == "python":
         return _python_database(patterns, mode)
     from shared.matching.hyperscan_db import build_hyperscan_database

@@ -31,3 +31,15 @@ def test_repeated_fields_keep_order_values_and_first_spelling() -> None:
     raw = [("Host", "a"), ("X-A", "1"), ("x-a", "2"), ("X-B", "3"), ("X-a", "4")]
     out = upstream_request_headers(raw, client_ip="10.0.0.1", scheme="http")
     assert out[:5] == [("Host", "a"), ("X-A", "1"), ("X-A", "2"), ("X-B", "3"), ("X-A", "4")]
+
+
+def test_origin_form_of_each_request_target_form() -> None:
+    from services.waf.app import origin_form
+
+    assert origin_form("/a/b?c=1") == "/a/b?c=1"
+    assert origin_form("/a#frag") is None
+    assert origin_form("http://h.example/p?q=1") == "/p?q=1"
+    assert origin_form("https://h.example:8443") == "/"
+    assert origin_form("http://h.example?q=1") == "/?q=1"
+    assert origin_form("h.example:443") is None
+    assert origin_form("*") is None

@@ -145,3 +145,39 @@ async def test_redirect_action(waf: Waf) -> None:
                                allow_redirects=False) as resp:
         assert resp.status == 302
         assert resp.headers["Location"] == "https://example.org/"
+
+
+async def raw(waf: Waf, data: bytes) -> bytes:
+    import asyncio
+
+    host, port = waf.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(data)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(65536), 10)
+    writer.close()
+    await writer.wait_closed()
+    return answer
+
+
+async def test_every_request_target_reaches_the_engine(waf: Waf) -> None:
+    # A decoded newline in the path (CRS 921190 looks for it) is inspected and forwarded, not a router 404.
+    async with waf.session.get(waf.url + "/a%0Ab", headers={"Host": "resp.local"}) as resp:
+        assert resp.status == 200
+        assert json.loads(await resp.read())["path"] == "/a%0Ab"
+    answer = await raw(waf, b"GET http://resp.local/abs?x=1 HTTP/1.1\r\nHost: resp.local\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+    assert b'"path": "/abs?x=1"' in answer
+    answer = await raw(waf, b"CONNECT resp.local:443 HTTP/1.1\r\nHost: resp.local\r\nConnection: close\r\n\r\n")
+    assert b" 405 " in answer.split(b"\r\n", 1)[0], answer[:100]
+    answer = await raw(waf, b"OPTIONS * HTTP/1.1\r\nHost: resp.local\r\nConnection: close\r\n\r\n")
+    assert b" 400 " in answer.split(b"\r\n", 1)[0], answer[:100]
+    answer = await raw(waf, b"GET /a#frag HTTP/1.1\r\nHost: resp.local\r\nConnection: close\r\n\r\n")
+    assert b" 400 " in answer.split(b"\r\n", 1)[0], answer[:100]
+
+
+@pytest.mark.parametrize("host_lines", [b"", b"Host: \r\n", b"Host: resp.local%00\r\n",
+                                        b"Host: resp.local\r\nHost: stream.local\r\n"])
+async def test_missing_empty_invalid_or_repeated_host_is_400(waf: Waf, host_lines: bytes) -> None:
+    answer = await raw(waf, b"GET / HTTP/1.1\r\n" + host_lines + b"Connection: close\r\n\r\n")
+    assert b" 400 " in answer.split(b"\r\n", 1)[0], answer[:100]
