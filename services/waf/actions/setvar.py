@@ -32,14 +32,19 @@ class SetVar(RuntimeAction):
         self.key = key
         self.op = op  # set add sub delete one
         self.value = value
+        # CRS's setup rules run ~60 setvars with constant names and values on every request:
+        # resolve those at load (a constant MacroString expands to the join of its parts)
+        self._name = "".join(key.parts) if key.constant else None  # type: ignore[arg-type]
+        self._key = self._name.lower() if self._name is not None else None
+        self._value = "".join(value.parts) if value is not None and value.constant else None  # type: ignore[arg-type]
 
     def execute(self, ctx: RuleContext, rule: Rule) -> None:
         state = ctx.state
-        name = self.key.expand(state, rule)
+        name = self._name if self._name is not None else self.key.expand(state, rule)
         if self.collection != "TX":
             self._persistent(ctx, rule, name)
             return
-        key = name.lower()
+        key = self._key if self._key is not None else name.lower()
         if self.op == "delete":
             state.tx.pop(key, None)
             state.tx_names.pop(key, None)
@@ -48,7 +53,7 @@ class SetVar(RuntimeAction):
             new = "1"
         else:
             assert self.value is not None
-            operand = self.value.expand(state, rule)
+            operand = self._value if self._value is not None else self.value.expand(state, rule)
             if self.op == "set":
                 new = operand
             elif self.op == "add":

@@ -18,6 +18,7 @@ whose pattern runs outside that core (the ``regex`` module fallback) are never g
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -45,6 +46,11 @@ STABLE = frozenset(
     }
 )
 MIN_MEMBERS = 2
+# What can stop a pattern from matching a value once other values surround it: absolute anchors,
+# inline flag changes (``(?-m)`` makes ``^`` absolute), lookarounds and backreferences (these
+# also never run on Hyperscan alone). Matched conservatively on the pattern text. ``\b`` / ``\B``
+# are safe: the newline between values is a non-word character, as the buffer's ends are.
+_NOT_JOINABLE = re.compile(rb"\\[AZzG1-9k]|\(\?[a-zA-Z]*-|\(\?<?[=!]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +61,12 @@ class PrefilterGroup:
     members: tuple[Rule, ...]
     database: _Database
     owner: tuple[int, ...]
+    joinable: bool = False  # see _joinable: one scan of all values joined by newlines
 
     def candidates(self, buffers: list[bytes]) -> set[int]:
         owner = self.owner
+        if self.joinable:
+            return {owner[pattern_id] for pattern_id in self.database.matched_ids(b"\n".join(buffers))}
         hits: set[int] = set()
         for ids in self.database.scan_many(buffers):
             for pattern_id in ids:
@@ -65,7 +74,7 @@ class PrefilterGroup:
         return hits
 
 
-def _target_key(target: Target) -> tuple[object, ...]:
+def target_key(target: Target) -> tuple[object, ...]:
     selector = target.selector
     return (
         target.variable.name,
@@ -97,6 +106,24 @@ def _eligible(rule: Rule) -> bool:
     return all(t.variable.name in STABLE and not t.count for t in rule.targets)
 
 
+def _joinable(patterns: list[Pattern], database: _Database) -> bool:
+    """Whether one scan of the values joined by ``\\n`` finds every member that a scan of each
+    value finds (it may find more: a candidate is only evaluated in full, never trusted).
+
+    Members are compiled with MULTILINE (``^`` / ``$`` also match next to a newline) or as
+    literals, so a match inside one value is still a match inside the joined buffer unless the
+    pattern anchors to the buffer's ends, changes flags inline or looks around; Hyperscan alone
+    must run every pattern (no confirmation by another engine on the joined text).
+    """
+    for pattern in patterns:
+        if database.path_of(pattern.id) != "hyperscan":
+            return False
+        if not pattern.flags & PatternFlag.LITERAL:
+            if not pattern.flags & PatternFlag.MULTILINE or _NOT_JOINABLE.search(pattern.expression_bytes):
+                return False
+    return True
+
+
 def build_groups(
     phases: Mapping[int, tuple[Rule | Marker, ...]], cache_dir: Path | None
 ) -> tuple[tuple[PrefilterGroup, ...], dict[int, tuple[int, int]]]:
@@ -109,7 +136,7 @@ def build_groups(
             patterns = _patterns(entry)
             if patterns is None:
                 continue
-            key = (phase, tuple(_target_key(t) for t in entry.targets), entry.transform_names)
+            key = (phase, tuple(target_key(t) for t in entry.targets), entry.transform_names)
             buckets.setdefault(key, []).append((entry, patterns))
     groups: list[PrefilterGroup] = []
     slots: dict[int, tuple[int, int]] = {}
@@ -134,6 +161,7 @@ def build_groups(
                 members=tuple(r for r, _ in members),
                 database=database,
                 owner=tuple(owner),
+                joinable=_joinable(patterns, database),
             )
         )
         for member_index, (rule, _) in enumerate(members):

@@ -65,8 +65,12 @@ class Target:
             return [(f"{name}:{k}", v) for k, v in pairs]
         pairs = variable.read(state)
         if variable.collection:
-            if self.selector is not None:
-                pairs = [(k, v) for k, v in pairs if self.selector.matches(k)]
+            if selector is not None:
+                if selector.regex is not None:  # TX:/^header_name_/ scans the whole collection
+                    search = selector.regex.search
+                    pairs = [(k, v) for k, v in pairs if search(k) is not None]
+                else:
+                    pairs = [(k, v) for k, v in pairs if selector.matches(k)]
             if self.exclusions:
                 pairs = [(k, v) for k, v in pairs if not any(e.matches(k) for e in self.exclusions)]
             if self.count:

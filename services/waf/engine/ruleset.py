@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from services.waf.engine.matcher import MatcherFactory
+from services.waf.engine.plan import Plan, build_plan
 from services.waf.engine.prefilter import PrefilterGroup, build_groups
 from services.waf.engine.rule import Marker, Rule
 from services.waf.engine.transaction import Transaction
@@ -52,6 +53,13 @@ class RuleSet:
     response_body_limit_action: str = "Reject"
     groups: tuple[PrefilterGroup, ...] = ()
     group_of: Mapping[int, tuple[int, int]] = field(default_factory=dict)  # id(rule) -> (group, member)
+    # derived from phases and group_of (rebuilt when a copy changes either); see engine/plan.py
+    plan: Plan | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        plan = self.plan
+        if plan is None or plan.phases is not self.phases or plan.group_of is not self.group_of:
+            object.__setattr__(self, "plan", build_plan(self.phases, self.group_of))
 
     @classmethod
     def from_text(

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from services.waf.actions.ctl import TargetRemoval
 from services.waf.engine.bodies import process_body
 from services.waf.engine.results import Intervention, MatchedRule
-from services.waf.engine.rule import Marker, Rule, Target
+from services.waf.engine.rule import Rule, Target
 from services.waf.operators.base import c_atoi
 from services.waf.variables.args import parse_query
 from services.waf.variables.base import RequestState, wire, wire_bytes
@@ -38,6 +38,7 @@ from services.waf.variables.request_line import split_target
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from services.waf.engine.plan import LinkMatcher
     from services.waf.engine.ruleset import RuleSet
 
 log = logging.getLogger("secchain.waf.engine")
@@ -45,6 +46,19 @@ log = logging.getLogger("secchain.waf.engine")
 MATCHED_DATA_LIMIT = 512
 INTERRUPTING = ("deny", "drop", "redirect")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+_CAPTURE_KEYS = tuple(str(index) for index in range(10))  # TX:0 .. TX:9
+_NO_MATCHES: list[tuple[str, str]] = []  # shared, never mutated: MATCHED_VARS readers copy it
+# Transformations are pure functions of (chain, value), and most request values recur across
+# requests (Host, User-Agent, Accept..., common parameter values): results for short values are
+# kept for every transaction of the process, per chain (prefix), each chain's dict cleared when
+# full so memory stays bounded (dict operations are atomic under the GIL: threads may share it).
+# Longer values are cached per transaction only, as ModSecurity v3 does. CRS 3.3 uses about 50
+# chain prefixes, so the worst case (a flood of distinct values) stays in the tens of megabytes.
+SHARED_TRANSFORM_MAX_VALUE = 160  # a typical User-Agent fits
+SHARED_TRANSFORM_ENTRIES = 1024  # per chain (prefix)
+_SHARED_TRANSFORMS: dict[tuple[str, ...], dict[str, str]] = {}
+_SHARED_MULTI: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}  # multiMatch (bounded in total)
+_MULTI_ENTRIES = 8192
 
 
 class Transaction:
@@ -79,12 +93,17 @@ class Transaction:
         self._removed_tags: set[str] = set()
         self._removed_msgs: list[str] = []
         self._removed_targets: list[TargetRemoval] = []
+        self._removing = False  # any ctl:ruleRemoveById/ByTag/ByMsg so far (checked per rule)
         self._allow_all = False
         self._allow_request = False
-        self._cache: dict[tuple[tuple[str, ...], str], str] = {}
+        # chain (prefix) -> raw -> value, for values longer than SHARED_TRANSFORM_MAX_VALUE
+        self._cache: dict[tuple[str, ...], dict[str, str]] = {}
         # prefilter group -> members with a candidate; a group belongs to one phase and its
         # variables do not change during that phase, so one scan per transaction suffices
         self._group_hits: dict[int, set[int]] = {}
+        # canonical stable target (engine/plan.py) -> its pairs, for the phase being run
+        self._reads: dict[int, list[tuple[str, str]]] = {}
+        self._stable = ruleset.plan.stable_targets  # type: ignore[union-attr]
 
     # -- public phase API ----------------------------------------------------------------------
     def process_request_line(self, method: str, uri: str, protocol: str) -> None:
@@ -169,9 +188,9 @@ class Transaction:
     # -- runtime-action hooks (services.waf.engine.context.RuleContext) ------------------------
     def set_captures(self, groups: list[str]) -> None:
         tx, names = self.state.tx, self.state.tx_names
-        for index in range(10):
-            key = str(index)
-            if index < len(groups):
+        count = len(groups)
+        for index, key in enumerate(_CAPTURE_KEYS):
+            if index < count:
                 tx[key] = groups[index]
                 names[key] = key
             else:
@@ -184,10 +203,13 @@ class Transaction:
             self.engine_mode = str(parsed)
         elif option == "ruleRemoveById":
             self._removed_ids.extend(parsed)  # type: ignore[arg-type]
+            self._removing = True
         elif option == "ruleRemoveByTag":
             self._removed_tags.add(value)
+            self._removing = True
         elif option == "ruleRemoveByMsg":
             self._removed_msgs.append(value)
+            self._removing = True
         elif option.startswith("ruleRemoveTarget"):
             assert isinstance(parsed, TargetRemoval)
             self._removed_targets.append(parsed)
@@ -237,34 +259,62 @@ class Transaction:
             return self.intervention
         if phase != 5 and (self._allow_all or (self._allow_request and phase <= 2)):
             return None
-        skip: str | None = None
+        steps = self.ruleset.plan.steps.get(phase, ())  # type: ignore[union-attr]
+        self._reads = {}
         skip_count = 0
-        group_of = self.ruleset.group_of
-        for entry in self.ruleset.phases.get(phase, ()):
-            if isinstance(entry, Marker):
-                if skip == entry.name:
-                    skip = None
-                continue
-            if skip is not None:
-                if skip.isdigit() and entry.id == int(skip):
-                    skip = None
-                continue
+        index = 0
+        end = len(steps)
+        group_hits = self._group_hits
+        while index < end:
+            step = steps[index]
+            index += 1
             if skip_count:
                 skip_count -= 1
                 continue
             if self.engine_mode == "Off":
                 return None
-            if (self._removed_ids or self._removed_tags or self._removed_msgs) and self._removed(entry):
+            entry = step.rule
+            if self._removing and self._removed(entry):
                 continue
-            slot = group_of.get(id(entry))
+            slot = step.slot
             if slot is not None:
-                hits = self._group_hits.get(slot[0])
+                hits = group_hits.get(slot[0])
                 if hits is None:
                     hits = self._scan_group(slot[0])
                 if slot[1] not in hits:
                     continue  # none of its patterns occurs in any value: it cannot match
             try:
-                matched = self._evaluate(entry)
+                if step.single:
+                    # a rule without chain: _evaluate inlined, the gate shape without any call
+                    state = self.state
+                    state.matched_vars = _NO_MATCHES  # MATCHED_VARS restarts with each rule
+                    gate = step.gate
+                    if gate is not None and not self._removed_targets:
+                        key, compare, operand, negated = gate
+                        value = state.tx.get(key)
+                        if value is None:
+                            continue
+                        number = int(value) if value.isdigit() and value.isascii() else c_atoi(value)
+                        if compare(number, operand) == negated:
+                            continue
+                        name = "TX:" + state.tx_names.get(key, key)
+                        state.matched_var_name, state.matched_var = name, value
+                        matches = [(name, value)]
+                    else:
+                        fast = step.fast
+                        if fast is not None and not self._removed_targets:
+                            matches = fast(self)
+                        else:
+                            matches = self._match_link(entry)
+                        if not matches:
+                            continue
+                    state.matched_vars = matches  # a fresh list, never mutated afterwards
+                    if entry.runtime:
+                        self._run_actions(entry, entry, matches)
+                    self._conclude(entry, matches)
+                    matched = True
+                else:
+                    matched = self._evaluate(entry, step.links)
             except Exception as exc:  # one broken rule must not break the request
                 message = f"rule {entry.id} ({entry.location}): {type(exc).__name__}: {exc}"
                 log.warning("rule evaluation failed: %s", message)
@@ -273,7 +323,7 @@ class Transaction:
             if not matched:
                 continue
             if entry.skip_after:
-                skip = entry.skip_after
+                index = step.jump  # past the SecMarker (resolved at load, see engine/plan.py)
             skip_count = entry.skip
             action = entry.disruptive
             if self.engine_mode != "On" or phase == 5:
@@ -299,35 +349,88 @@ class Transaction:
     def _scan_group(self, index: int) -> set[int]:
         """Scan a prefilter group's values once; the members whose patterns occur somewhere."""
         group = self.ruleset.groups[index]
-        rep = group.representative
-        buffers = [
-            self._transform(rep, raw).encode("latin-1") for target in rep.targets for _, raw in target.read(self.state)
-        ]
-        hits = group.candidates(buffers) if buffers else set()
+        _, values = self._collect(group.representative, ())
+        hits = group.candidates([v.encode("latin-1") for v in values]) if values else set()
         self._group_hits[index] = hits
         return hits
+
+    def _read(self, target: Target) -> list[tuple[str, str]]:
+        """``target.read``, once per phase for targets whose variables a phase cannot change."""
+        key = self._stable.get(id(target))
+        if key is None:
+            return target.read(self.state)
+        pairs = self._reads.get(key)
+        if pairs is None:
+            pairs = self._reads[key] = target.read(self.state)
+        return pairs
 
     def _transform(self, rule: Rule, raw: str) -> str:
         if not rule.transforms:
             return raw
-        key = (rule.transform_names, raw)
-        cached = self._cache.get(key)
-        if cached is None:
-            cached = raw
-            for func in rule.transforms:
-                cached = func(cached)
-            self._cache[key] = cached
-        return cached
+        chain = rule.transform_names
+        caches = _SHARED_TRANSFORMS if len(raw) <= SHARED_TRANSFORM_MAX_VALUE else self._cache
+        cache = caches.get(chain)
+        if cache is not None:
+            cached = cache.get(raw)
+            if cached is not None:
+                return cached
+        return self._transform_miss(rule, raw)
 
-    def _values(self, rule: Rule, raw: str) -> list[str]:
+    def _transform_miss(self, rule: Rule, raw: str) -> str:
+        """Transform ``raw`` starting from the longest chain prefix already applied to it.
+
+        ModSecurity v3 caches transformation results per (value, chain prefix) within a
+        transaction; CRS chains share prefixes (``utf8toUnicode,urlDecodeUni,...``), so a long
+        attack payload is decoded once per prefix, not once per rule.
+        """
+        names, funcs = rule.transform_names, rule.transforms
+        short = len(raw) <= SHARED_TRANSFORM_MAX_VALUE
+        caches = _SHARED_TRANSFORMS if short else self._cache
+        cache = caches.get(names)
+        if cache is not None:
+            found = cache.get(raw)
+            if found is not None:
+                return found
+        value = raw
+        start = 0
+        for length in range(len(names) - 1, 0, -1):
+            prefix_cache = caches.get(names[:length])
+            if prefix_cache is not None:
+                found = prefix_cache.get(raw)
+                if found is not None:
+                    value, start = found, length
+                    break
+        for length in range(start + 1, len(names) + 1):
+            value = funcs[length - 1](value)
+            prefix = names[:length]
+            prefix_cache = caches.get(prefix)
+            if prefix_cache is None:
+                prefix_cache = caches[prefix] = {}
+            elif short and len(prefix_cache) >= SHARED_TRANSFORM_ENTRIES:
+                prefix_cache.clear()  # bounded: a flood of distinct values only costs a refill
+            prefix_cache[raw] = value
+        return value
+
+    def _values(self, rule: Rule, raw: str) -> Sequence[str]:
+        """multiMatch: the value before and after each transformation that changes it."""
         if not rule.multi_match:
             return [self._transform(rule, raw)]
+        key = (rule.transform_names, raw)
+        short = len(raw) <= SHARED_TRANSFORM_MAX_VALUE
+        if short:
+            cached = _SHARED_MULTI.get(key)
+            if cached is not None:
+                return cached
         values = [raw]
         current = raw
         for func in rule.transforms:
             current = func(current)
             if current != values[-1]:
                 values.append(current)
+        if short:
+            if len(_SHARED_MULTI) >= _MULTI_ENTRIES:
+                _SHARED_MULTI.clear()
+            _SHARED_MULTI[key] = tuple(values)
         return values
 
     def _match_link(self, rule: Rule) -> list[tuple[str, str]]:
@@ -342,7 +445,7 @@ class Transaction:
         if not rule.targets:  # SecAction
             return [("", "")] if operator.evaluate(self, "", capture) != negated else []
         if len(rule.targets) == 1 and not rule.multi_match and not self._removed_targets:
-            pairs = rule.targets[0].read(state)
+            pairs = self._read(rule.targets[0])
             if len(pairs) == 1:  # the common scalar / single-key case, without the batching lists
                 name, raw = pairs[0]
                 value = self._transform(rule, raw)
@@ -352,24 +455,21 @@ class Transaction:
                 return [(name, value)]
             if not pairs:
                 return []
+        removals = self._target_filter(rule) if self._removed_targets else ()
+        if not rule.multi_match:
+            return self._match_values(rule, removals)
         names: list[str] = []
         values: list[str] = []
         owners: list[int] = []
         index = 0
-        removals = self._target_filter(rule) if self._removed_targets else ()
         for target in rule.targets:
-            pairs = target.read(state)
+            pairs = self._read(target)
             if removals:
                 pairs = _without(pairs, target, removals)
             for name, raw in pairs:
-                if rule.multi_match:
-                    for value in self._values(rule, raw):
-                        names.append(name)
-                        values.append(value)
-                        owners.append(index)
-                else:
+                for value in self._values(rule, raw):
                     names.append(name)
-                    values.append(self._transform(rule, raw))
+                    values.append(value)
                     owners.append(index)
                 index += 1
         if not values:
@@ -385,7 +485,58 @@ class Transaction:
             state.matched_var_name, state.matched_var = matches[-1]
         return matches
 
-    def _evaluate(self, rule: Rule) -> bool:
+    def _match_values(self, rule: Rule, removals: Sequence[TargetRemoval]) -> list[tuple[str, str]]:
+        """``_match_link`` without multiMatch: one value per variable, so no owner bookkeeping."""
+        names, values = self._collect(rule, removals)
+        if not values:
+            return []
+        results = rule.operator.evaluate_many(self, values, rule.capture)
+        negated = rule.negated
+        matches = [(names[i], values[i]) for i, hit in enumerate(results) if hit != negated]
+        if matches:
+            self.state.matched_var_name, self.state.matched_var = matches[-1]
+        return matches
+
+    def _collect(self, rule: Rule, removals: Sequence[TargetRemoval]) -> tuple[list[str], list[str]]:
+        """(MATCHED_VAR_NAMEs, transformed values) of a link's targets, without multiMatch.
+
+        ``_read`` and ``_transform`` are inlined: CRS runs this for ~50 rules of ~10 values each
+        per request, and the two calls per value were a third of its cost.
+        """
+        state = self.state
+        stable = self._stable
+        reads = self._reads
+        names: list[str] = []
+        values: list[str] = []
+        cache: dict[str, str] | None = None
+        if rule.transforms:
+            cache = _SHARED_TRANSFORMS.get(rule.transform_names)
+            if cache is None:
+                cache = _SHARED_TRANSFORMS[rule.transform_names] = {}
+        for target in rule.targets:
+            key = stable.get(id(target))
+            if key is None:
+                pairs = target.read(state)
+            else:
+                pairs = reads.get(key)  # type: ignore[assignment]
+                if pairs is None:
+                    pairs = reads[key] = target.read(state)
+            if removals:
+                pairs = _without(pairs, target, removals)
+            if cache is None:
+                for name, raw in pairs:
+                    names.append(name)
+                    values.append(raw)
+            else:
+                for name, raw in pairs:
+                    names.append(name)
+                    value = cache.get(raw)  # short values; long ones are never in it
+                    if value is None:
+                        value = self._transform_miss(rule, raw)
+                    values.append(value)
+        return names, values
+
+    def _evaluate(self, rule: Rule, links: Sequence[tuple[Rule, LinkMatcher | None]] | None = None) -> bool:
         """Evaluate a rule (and its chain); True when every link matched.
 
         A link's non-disruptive actions (setvar, ctl, initcol, ...) run as soon as that link
@@ -395,25 +546,35 @@ class Transaction:
         the disruptive action wait for the whole chain.
         """
         state = self.state
-        link: Rule | None = rule
         last: list[tuple[str, str]] = []
         matched_vars: list[tuple[str, str]] = []
         state.matched_vars = matched_vars
-        while link is not None:
-            matches = self._match_link(link)
+        for link, fast in links if links is not None else [(link, None) for link in rule.links()]:
+            # fast matchers do not apply ctl:ruleRemoveTarget* (a link's ctl may add one mid-chain)
+            matches = fast(self) if fast is not None and not self._removed_targets else self._match_link(link)
             if not matches:
                 return False
             matched_vars.extend(matches)
             last = matches
             if link.runtime:
-                for name, value in matches:
-                    state.matched_var, state.matched_var_name = value, name
-                    if link.capture and len(matches) > 1:
-                        # TX:0..9 of *this* value, as ModSecurity runs operator and actions per value
-                        link.operator.evaluate(self, value, True)
-                    for action in link.runtime:
-                        action.execute(self, rule)
-            link = link.chained
+                self._run_actions(rule, link, matches)
+        self._conclude(rule, last)
+        return True
+
+    def _run_actions(self, rule: Rule, link: Rule, matches: list[tuple[str, str]]) -> None:
+        """A matched link's non-disruptive actions, once per matched value (see ``_evaluate``)."""
+        state = self.state
+        for name, value in matches:
+            state.matched_var, state.matched_var_name = value, name
+            if link.capture and len(matches) > 1:
+                # TX:0..9 of *this* value, as ModSecurity runs operator and actions per value
+                link.operator.evaluate(self, value, True)
+            for action in link.runtime:
+                action.execute(self, rule)
+
+    def _conclude(self, rule: Rule, last: list[tuple[str, str]]) -> None:
+        """Record a matched rule (chain): severity, MATCHED_VAR of its last match, the log entry."""
+        state = self.state
         if rule.severity is not None and rule.severity < state.highest_severity:
             state.highest_severity = rule.severity
         last_name, last_value = last[-1]
@@ -433,7 +594,6 @@ class Transaction:
                 action=rule.disruptive,
             )
         )
-        return True
 
 
 def _without(pairs: list[tuple[str, str]], target: Target, removals: Sequence[TargetRemoval]) -> list[tuple[str, str]]:

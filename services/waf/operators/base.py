@@ -91,6 +91,8 @@ def macro_argument(argument: str) -> MacroString:
 def c_atoi(text: str) -> int:
     """C ``atoi``: optional blanks and sign then digits; anything else reads as 0 (ModSecurity
     compares numbers this way, so ``@gt 5`` against ``"abc"`` compares 0 with 5)."""
+    if text.isdigit() and text.isascii():  # the usual case (TX counters, paranoia levels)
+        return int(text)
     s = text.lstrip(" \t\n\v\f\r")
     i = 0
     if s[:1] in ("+", "-"):

@@ -52,3 +52,27 @@ def test_a_member_without_candidates_is_not_evaluated(grouped: RuleSet) -> None:
     tx = run(grouped, "/?q=union%20select", headers=[("Host", "h"), ("User-Agent", "curl")])
     assert tx._group_hits == {0: {0}}  # only rule 1's pattern occurred: 2 and 3 were skipped
     assert ids(tx) == [1, 4]
+
+
+@pytest.mark.parametrize(
+    ("second", "joinable"),
+    [
+        ("@rx \\bdrop\\b", True),
+        ("@rx ^drop$", True),  # MULTILINE: ^ and $ also hold next to the joining newline
+        ("@pm drop table", True),
+        ("@rx \\Adrop", False),
+        ("@rx drop\\z", False),
+        ("@rx (?-m)^drop", False),
+        ("@rx (?<!x)drop", False),
+    ],
+)
+def test_groups_scan_joined_values_only_when_no_match_can_be_lost(second: str, joinable: bool) -> None:
+    rules = (
+        'SecRule ARGS "@rx (?i)union\\s+select" "id:1,phase:2,pass"\n'
+        f'SecRule ARGS "{second}" "id:2,phase:2,pass"\n'
+    )
+    rs = RuleSet.from_text(PREFIX + rules)
+    assert len(rs.groups) == 1 and rs.groups[0].joinable is joinable
+    # anchored at a value's ends, in the middle of the joined buffer: still a candidate
+    assert {0, 1} <= rs.groups[0].candidates([b"x", b"union select", b"drop", b"table"]) or not joinable
+    assert ids(run(rs, "/?a=x&b=drop&c=union%20select")) == [1, 2]

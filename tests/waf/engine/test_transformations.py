@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.waf.transformations import TRANSFORMATIONS, lookup
-from tests.waf.engine.helpers import ids, run
+from tests.waf.engine.helpers import ids, ruleset, run
 
 VECTORS = [
     ("none", "AbC %41", "AbC %41"),
@@ -65,12 +65,93 @@ def test_transformations_apply_in_order_and_none_resets_defaults() -> None:
     assert ids(run(rules, "/?a=SELECT")) == [1, 2, 3, 4]
 
 
+LONG = "Z" * 300  # beyond SHARED_TRANSFORM_MAX_VALUE: cached per transaction only
+
+
 def test_transformed_value_is_cached_per_transaction() -> None:
     rules = (
-        'SecRule ARGS "@rx ^x$" "id:1,phase:2,pass,t:lowercase"\n'
-        'SecRule ARGS "@rx ^X$" "id:2,phase:2,pass,t:none"\n'
-        'SecRule ARGS "@rx ^x$" "id:3,phase:2,pass,t:lowercase"\n'
+        'SecRule ARGS "@rx ^xz+$" "id:1,phase:2,pass,t:lowercase"\n'
+        'SecRule ARGS "@rx ^XZ+$" "id:2,phase:2,pass,t:none"\n'
+        'SecRule ARGS "@rx ^xz+$" "id:3,phase:2,pass,t:lowercase"\n'
     )
-    tx = run(rules, "/?a=X")
+    tx = run(rules, "/?a=X" + LONG)
     assert ids(tx) == [1, 2, 3]
-    assert tx._cache == {(("lowercase",), "X"): "x"}
+    assert tx._cache == {("lowercase",): {"X" + LONG: "x" + LONG.lower()}}
+
+
+def test_short_values_are_cached_for_the_process() -> None:
+    from services.waf.engine.transaction import _SHARED_TRANSFORMS
+
+    rules = 'SecRule ARGS "@rx ^short-x$" "id:1,phase:2,pass,t:lowercase,t:removeNulls"\n'
+    first, second = run(rules, "/?a=SHORT-X"), run(rules, "/?a=SHORT-X")
+    assert ids(first) == ids(second) == [1]
+    assert first._cache == second._cache == {}
+    assert _SHARED_TRANSFORMS[("lowercase", "removeNulls")]["SHORT-X"] == "short-x"
+    assert _SHARED_TRANSFORMS[("lowercase",)]["SHORT-X"] == "short-x"
+
+
+def test_transformation_cache_reuses_chain_prefixes() -> None:
+    """A chain extending one already applied starts from the cached prefix (ModSecurity v3's
+    per-prefix cache) and gives exactly what applying the whole chain gives."""
+    rules = (
+        'SecRule ARGS "@rx ^x y" "id:1,phase:2,pass,t:urlDecodeUni"\n'
+        'SecRule ARGS "@rx ^x y" "id:2,phase:2,pass,t:urlDecodeUni,t:lowercase"\n'
+        'SecRule ARGS "@rx ^xyz" "id:3,phase:2,pass,t:urlDecodeUni,t:lowercase,t:removeWhitespace"\n'
+        'SecRule ARGS "@rx ^xyz" "id:4,phase:2,pass,t:lowercase,t:removeWhitespace"\n'
+    )
+    tx = run(rules, "/?a=X%2520Y" + LONG)
+    assert ids(tx) == [2, 3]
+    raw = "X%20Y" + LONG
+    assert tx._cache[("urlDecodeUni",)] == {raw: "X Y" + LONG}
+    assert tx._cache[("urlDecodeUni", "lowercase")] == {raw: "x y" + LONG.lower()}
+    assert tx._cache[("urlDecodeUni", "lowercase", "removeWhitespace")] == {raw: "xy" + LONG.lower()}
+    assert tx._cache[("lowercase", "removeWhitespace")] == {raw: "x%20y" + LONG.lower()}
+
+
+def _cmd_line_reference(value: str) -> str:
+    """ModSecurity's cmdLine as its character loop states it (the reference for the C-level
+    implementation in services/waf/transformations/cmd_line.py)."""
+    out: list[str] = []
+    space = False
+    for ch in value:
+        if ch in "\\\"'^":
+            continue
+        if ch in " \t\r\n,;":
+            if not space:
+                out.append(" ")
+                space = True
+        elif ch in "/(":
+            if space:
+                out.pop()
+            space = False
+            out.append(ch)
+        else:
+            out.append(ch.lower() if "A" <= ch <= "Z" else ch)
+            space = False
+    return "".join(out)
+
+
+def test_cmd_line_matches_the_character_loop_on_random_input() -> None:
+    import random
+
+    from services.waf.transformations.cmd_line import cmd_line
+
+    rng = random.Random(932)
+    alphabet = "aZ\\\"'^ \t\r\n,;/(.|\xc0\xff0"
+    for _ in range(3000):
+        value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        assert cmd_line(value) == _cmd_line_reference(value), repr(value)
+
+
+def test_process_wide_cache_stays_bounded() -> None:
+    from services.waf.engine import transaction as engine_tx
+
+    rs = ruleset('SecRule ARGS "@rx ^never$" "id:1,phase:2,pass,t:lowercase,t:trim"\n')
+    rule = rs.rules()[0]
+    tx = run(rs, "/")
+    for index in range(engine_tx.SHARED_TRANSFORM_ENTRIES * 2 + 5):
+        assert tx._transform(rule, f" Bound-{index} ") == f"bound-{index}"
+    shared = engine_tx._SHARED_TRANSFORMS
+    assert 0 < len(shared[("lowercase", "trim")]) <= engine_tx.SHARED_TRANSFORM_ENTRIES
+    assert 0 < len(shared[("lowercase",)]) <= engine_tx.SHARED_TRANSFORM_ENTRIES
+    assert tx._cache == {}  # short values never go to the transaction's own cache
