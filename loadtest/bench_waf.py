@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 BENIGN = [
     "/", "/index.html", "/static/js/app.js", "/search?q=O%27Brien%20and%20sons", "/api/v1/items?page=2&sort=name",
     "/products/1234?color=red&size=m", "/news/2026/11/27/budget-report", "/login?next=%2Fdashboard",
-    "/api/v1/users/42/orders?from=2026-01-01&to=2026-11-01", "/help/faq#shipping",
+    "/api/v1/users/42/orders?from=2026-01-01&to=2026-11-01", "/help/faq?section=shipping",
 ]
 ATTACK = "/?id=1%27%20OR%20%271%27=%271"
 
