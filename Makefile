@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.secchain-installed
-APT_PACKAGES := docker-compose wrk modsecurity-crs nginx libnginx-mod-http-modsecurity
+APT_PACKAGES := docker-compose wrk modsecurity-crs nginx libnginx-mod-http-modsecurity clamav-daemon clamav
 
 .PHONY: run test setup apt bench clean
 

@@ -4,4 +4,4 @@ Fixtures that start real components live in tests/plugins/ (one module per compo
 every test area can use them.
 """
 
-pytest_plugins = ["tests.plugins.broker", "tests.plugins.stores"]
+pytest_plugins = ["tests.plugins.broker", "tests.plugins.stores", "tests.plugins.clamd"]
