@@ -24,6 +24,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from yarl import URL
 
 from services.waf.alerts import AlertSink, RequestFacts, alerts_for
+from services.waf.antivirus import scan_uploads
+from services.waf.uploads import extract_uploads
 from services.waf.headers import client_response_headers, upstream_request_headers
 from services.waf.policy import PolicyStore, SitePolicy
 from shared.config.tenancy import Tenancy, load_tenancy
@@ -60,6 +62,9 @@ class WafState:
     tenancy: Tenancy = field(default_factory=Tenancy)
     session: aiohttp.ClientSession | None = None
     match_log: Any = None  # text file (append, line-buffered) or None
+    av_client: Any = None  # services.av.client.AvClient, for sites with antivirus on
+    av_url: str | None = None
+    av_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         self.metrics = WafMetrics(self.registry)
@@ -233,7 +238,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             return response
 
         body: bytes | BodyStream
-        if getattr(tx, "body_access", True):
+        if getattr(tx, "body_access", True) or site.antivirus:
             # ModSecurity buffers the body for phase 2 when SecRequestBodyAccess is On.
             buffered = await _read_body(request, site.max_body_bytes)
             if buffered is None:
@@ -254,6 +259,20 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             blocked, status, outcome = True, response.status, "blocked"
             return response
         state.metrics.inspect.labels(site.name).observe(inspect_time)
+
+        if site.antivirus and isinstance(body, bytes):
+            uploads = extract_uploads(request.method, request.raw_path, request.headers.get("Content-Type", ""), body)
+            if uploads:
+                decision = await scan_uploads(state.av_client, uploads, facts, prevent=prevent)
+                for doc in decision.alerts:
+                    state.sink.send(doc)
+                if decision.alerts:
+                    state.metrics.alerts.labels(site.name, "av").inc(len(decision.alerts))
+                if decision.status is not None:
+                    blocked, status, outcome = True, decision.status, "av_" + ("blocked" if decision.status == 403 else "unavailable")
+                    if decision.status == 403:
+                        return _blocked_response(403, request_id)
+                    return _error_response(503, "Upload could not be scanned; try again later", request_id)
 
         if request.version < (1, 0):
             # HTTP/0.9 has neither headers nor a status line; a request claiming it with headers is
@@ -392,7 +411,13 @@ def make_proxy_app(state: WafState) -> web.Application:
     async def session_ctx(app: web.Application):
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=256, ttl_dns_cache=60, force_close=False)
         state.session = aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+        if state.av_url:
+            from services.av.client import AvClient
+
+            state.av_client = AvClient(state.av_url, timeout=state.av_timeout)
         yield
+        if state.av_client is not None:
+            await state.av_client.close()
         await state.session.close()
 
     app.cleanup_ctx.append(session_ctx)

@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="append one JSON line per request with the matched rule ids (regression runs)")
     p.add_argument("--matching-backend", choices=("auto", "hyperscan", "python"), default=None,
                    help="matching core backend (default: Hyperscan when available)")
+    p.add_argument("--av-url", default=None, help="scan service for sites with antivirus on, e.g. http://127.0.0.1:8090")
+    p.add_argument("--av-timeout", type=float, default=30.0, help="seconds per file before the fail policy applies")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="INFO")
@@ -67,6 +69,7 @@ async def serve(args: argparse.Namespace) -> None:
     policies = PolicyStore(args.rules_root, args.cache_dir, crs_root=args.crs_root, crs_setup=args.crs_setup)
     state = WafState(tenancy_path=args.tenancy, policies=policies, sink=producer, observer=observer,
                      registry=registry)
+    state.av_url, state.av_timeout = args.av_url, args.av_timeout
     if args.match_log is not None:
         args.match_log.parent.mkdir(parents=True, exist_ok=True)
         state.match_log = open(args.match_log, "a", buffering=1)

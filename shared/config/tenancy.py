@@ -59,6 +59,8 @@ class Site:
     upstream_timeout: float = 30.0
     crs: CrsSettings | None = None
     exclusions: tuple[Exclusion, ...] = ()
+    antivirus: bool = False        # the VPC subscribes to antivirus (firewall.av)
+    av_fail_policy: str = "closed"  # scanner down or slow: closed = 503, open = forward; both alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,12 +262,18 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
             vid = r.ident(v, "id", vw)
             fw = r.mapping(v.get("firewall") or {}, f"{vw}.firewall")
             r.unknown(fw, {"waf", "ips", "av"}, f"{vw}.firewall")
+            flags = {}
+            for k in ("waf", "ips", "av"):
+                val = fw.get(k, k == "waf")
+                if not isinstance(val, bool):
+                    raise r.fail(f"{vw}.firewall.{k}", f"expected true or false, got {val!r}")
+                flags[k] = val
             sites = []
             for si, s in enumerate(r.seq(v.get("sites"), f"{vw}.sites")):
                 sw = f"{vw}.sites[{si}]"
                 s = r.mapping(s, sw)
                 r.unknown(s, {"name", "hosts", "upstream", "mode", "rulesets", "max_body_bytes",
-                              "upstream_timeout", "crs", "exclusions"}, sw)
+                              "upstream_timeout", "crs", "exclusions", "av_fail_policy"}, sw)
                 name = r.ident(s, "name", sw)
                 hosts = r.seq(s.get("hosts"), f"{sw}.hosts")
                 if not hosts:
@@ -292,19 +300,17 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
                 timeout = s.get("upstream_timeout", 30.0)
                 if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
                     raise r.fail(f"{sw}.upstream_timeout", f"expected seconds > 0, got {timeout!r}")
+                fail_policy = s.get("av_fail_policy", "closed")
+                if fail_policy not in ("open", "closed"):
+                    raise r.fail(f"{sw}.av_fail_policy", f"expected open or closed, got {fail_policy!r}")
                 crs = None
                 if "crs" in rulesets or "crs" in s:
                     crs = _crs_settings(r, s.get("crs") or {}, f"{sw}.crs")
                 sites.append(Site(name=name, tenant_id=tid, vpc_id=vid, hosts=tuple(hosts),
                                   upstream=upstream.rstrip("/"), mode=mode, rulesets=tuple(rulesets),
                                   max_body_bytes=max_body, upstream_timeout=float(timeout), crs=crs,
-                                  exclusions=_exclusions(r, s.get("exclusions"), f"{sw}.exclusions")))
-            flags = {}
-            for k in ("waf", "ips", "av"):
-                val = fw.get(k, k == "waf")
-                if not isinstance(val, bool):
-                    raise r.fail(f"{vw}.firewall.{k}", f"expected true or false, got {val!r}")
-                flags[k] = val
+                                  exclusions=_exclusions(r, s.get("exclusions"), f"{sw}.exclusions"),
+                                  antivirus=flags["av"], av_fail_policy=fail_policy))
             vpcs.append(Vpc(id=vid, tenant_id=tid, sites=tuple(sites), **flags))
         name = t.get("name", tid)
         if not isinstance(name, str):
