@@ -26,6 +26,8 @@ def _up_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--upstream-port", type=int, default=8081)
     p.add_argument("--kafka-port", type=int, default=9092)
     p.add_argument("--indexer-port", type=int, default=8190)
+    p.add_argument("--av-port", type=int, default=8090)
+    p.add_argument("--clamd-port", type=int, default=3310)
     p.add_argument("--log-level", default="INFO")
 
 
@@ -36,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _up_parser(sub)
     for name, help_text in (("waf", "run the WAF; `secchain waf regress DIR` runs a CRS regression suite"), ("api", "run the audit search API"),
-                            ("indexer", "run the audit indexer"), ("demo-upstream", "run the demo echo upstream")):
+                            ("indexer", "run the audit indexer"), ("av", "run the antivirus scan service"),
+                            ("demo-upstream", "run the demo echo upstream")):
         sub.add_parser(name, help=help_text, add_help=False)
     if not argv:
         parser.print_help()
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "indexer":
         from services.indexer.__main__ import main as indexer_main  # type: ignore[attr-defined]
         return indexer_main(rest) or 0
+    if command == "av":
+        from services.av.__main__ import main as av_main  # type: ignore[attr-defined]
+        return av_main(rest) or 0
     if command == "demo-upstream":
         from services.demo_upstream.app import main as upstream_main
         upstream_main(rest)

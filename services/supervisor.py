@@ -40,6 +40,8 @@ class Ports:
     upstream: int = 8081
     kafka: int = 9092
     indexer: int = 8190
+    av: int = 8090
+    clamd: int = 3310
 
 
 @dataclass
@@ -68,13 +70,14 @@ def write_demo_tenancy(path: Path, upstream_port: int) -> DemoKeys:
             "name": "Demo department",
             "vpcs": [{
                 "id": "vpc-demo",
-                "firewall": {"waf": True, "ips": False, "av": False},
+                "firewall": {"waf": True, "ips": False, "av": True},
                 "sites": [{
                     "name": "demo-site",
                     "hosts": ["demo.local"],
                     "upstream": f"http://127.0.0.1:{upstream_port}",
                     "mode": "prevent",
                     "rulesets": ["core"],
+                    "av_fail_policy": "closed",
                 }],
             }],
         }],
@@ -103,6 +106,7 @@ class Supervisor:
         self.demo_upstream = demo_upstream
         self.rules_root = rules_root or REPO_ROOT / "rules" / "waf"
         self.broker = None
+        self.clamd = None
         self.components: list[Component] = []
         self.log_dir = data_dir / "logs"
 
@@ -128,12 +132,18 @@ class Supervisor:
                   "--store", self.store_url] + lvl,
             ready_url=f"http://127.0.0.1:{self.ports.api}/readyz"))
         specs.append(Component(
+            "av",
+            py + ["services.av", "--port", str(self.ports.av), "--clamd-port", str(self.ports.clamd),
+                  "--database-dir", str(self.data_dir / "av-db"), "--spool-dir", str(self.data_dir / "av-tmp")],
+            ready_url=f"http://127.0.0.1:{self.ports.av}/readyz"))
+        specs.append(Component(
             "waf",
             py + ["services.waf", "--port", str(self.ports.waf), "--admin-port", str(self.ports.waf_admin),
                   "--tenancy", str(self.tenancy), "--kafka", self.bootstrap,
                   "--rules-root", str(self.rules_root),
                   "--spool-dir", str(self.data_dir / "spool" / "waf"),
                   "--cache-dir", str(self.data_dir / "cache" / "matching"),
+                  "--av-url", f"http://127.0.0.1:{self.ports.av}",
                   "--workers", str(self.workers)] + lvl,
             ready_url=f"http://127.0.0.1:{self.ports.waf_admin}/readyz"))
         return specs
@@ -182,6 +192,7 @@ class Supervisor:
                 self.broker = LocalBroker(self.ports.kafka, log_path=self.log_dir / "broker.log")
                 self.broker.start(timeout=timeout)
             ensure_topics(self.bootstrap, {"secchain.alerts": 3, "secchain.dlq": 1})
+            self._start_clamd(timeout)
             for comp in self._specs():
                 self._spawn(comp)
                 self.components.append(comp)
@@ -190,6 +201,19 @@ class Supervisor:
         except BaseException:
             self.stop()
             raise
+
+    def _start_clamd(self, timeout: float) -> None:
+        """Compile our AV packs into clamd's database folder and start Debian's clamd on it."""
+        from services.av.pack import DEFAULT_PACK_DIR, compile_packs
+        from shared.runtime.clamd import LocalClamd
+
+        database = self.data_dir / "av-db"
+        compile_packs([DEFAULT_PACK_DIR], database)
+        (self.data_dir / "av-tmp").mkdir(parents=True, exist_ok=True)
+        self.clamd = LocalClamd(self.ports.clamd, database, self.data_dir / "clamd")
+        (self.data_dir / "clamd").mkdir(parents=True, exist_ok=True)
+        self.clamd.start(timeout=timeout)
+        log.info("clamd ready on 127.0.0.1:%d", self.ports.clamd)
 
     def poll(self) -> None:
         """Restart a component that died, at most 5 times a minute."""
@@ -207,6 +231,9 @@ class Supervisor:
             if comp.proc is not None:
                 stop_process(comp.proc, grace=15.0)
         self.components.clear()
+        if self.clamd is not None:
+            self.clamd.stop()
+            self.clamd = None
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
@@ -221,6 +248,7 @@ def banner(sup: Supervisor, keys: DemoKeys | None) -> str:
         f"  WAF admin      http://127.0.0.1:{p.waf_admin}/readyz  /metrics  POST /reload",
         f"  Audit API      http://127.0.0.1:{p.api}/v1/alerts",
         f"  Indexer        http://127.0.0.1:{p.indexer}/metrics",
+        f"  Antivirus      http://127.0.0.1:{p.av}/v1/scan   (clamd 127.0.0.1:{p.clamd}, YARA; uploads to demo.local)",
         f"  Kafka          {sup.bootstrap}",
         f"  Audit store    {sup.store_url}",
         f"  Logs           {sup.log_dir}/",
@@ -236,6 +264,7 @@ def banner(sup: Supervisor, keys: DemoKeys | None) -> str:
             "Try it:",
             f"  curl -i -H 'Host: demo.local' 'http://127.0.0.1:{p.waf}/?id=1%27%20OR%20%271%27=%271'   # 403",
             f"  curl -i -H 'Host: demo.local' 'http://127.0.0.1:{p.waf}/hello?name=world'               # 200",
+            f"  curl -i -H 'Host: demo.local' -F 'doc=@some-file.pdf' 'http://127.0.0.1:{p.waf}/upload'       # scanned",
             f"  curl -s -H 'Authorization: Bearer {keys.analyst}' 'http://127.0.0.1:{p.api}/v1/alerts?from=now-15m'",
         ]
     lines += ["", "Press Ctrl-C to stop."]
@@ -245,7 +274,8 @@ def banner(sup: Supervisor, keys: DemoKeys | None) -> str:
 def run_up(args) -> int:
     data_dir = Path(args.data_dir).resolve()
     ports = Ports(api=args.api_port, waf=args.waf_port, waf_admin=args.waf_admin_port,
-                  upstream=args.upstream_port, kafka=args.kafka_port, indexer=args.indexer_port)
+                  upstream=args.upstream_port, kafka=args.kafka_port, indexer=args.indexer_port,
+                  av=args.av_port, clamd=args.clamd_port)
     keys = None
     if args.tenancy:
         tenancy = Path(args.tenancy).resolve()

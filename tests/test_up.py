@@ -47,7 +47,7 @@ def alive(pid: int) -> bool:
 
 
 def test_up_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("api", "waf", "waf-admin", "upstream", "kafka", "indexer")}
+    ports = {name: free_port() for name in ("api", "waf", "waf-admin", "upstream", "kafka", "indexer", "av", "clamd")}
     cmd = [sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path), "--workers", "2"]
     for name, port in ports.items():
         cmd += [f"--{name}-port", str(port)]
@@ -89,7 +89,7 @@ def test_up_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert total >= 1, "the alert was not searchable within 5 seconds"
         family = descendants(proc.pid)
-        assert len(family) >= 5, family  # broker, upstream, indexer, api, waf parent + 2 workers
+        assert len(family) >= 7, family  # broker, clamd, upstream, indexer, api, av, waf parent + 2 workers
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

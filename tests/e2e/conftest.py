@@ -75,11 +75,11 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     shutil.copytree(REPO / "rules" / "waf", rules_root)
     upstream = free_port()
     ports = Ports(api=free_port(), waf=free_port(), waf_admin=free_port(), upstream=upstream,
-                  kafka=free_port(), indexer=free_port())
+                  kafka=free_port(), indexer=free_port(), av=free_port(), clamd=free_port())
     keys = {name: f"sk_test_{name}" for name in ("acme", "beta", "provider", "acme_admin")}
     tenancy = {
         "tenants": [
-            {"id": "acme", "vpcs": [{"id": "vpc-a", "sites": [
+            {"id": "acme", "vpcs": [{"id": "vpc-a", "firewall": {"waf": True, "av": True}, "sites": [
                 {"name": "acme-web", "hosts": ["acme.local"], "upstream": f"http://127.0.0.1:{upstream}",
                  "mode": "prevent", "rulesets": ["core"], "max_body_bytes": 65536},
                 {"name": "acme-dead", "hosts": ["dead.acme.local"], "upstream": f"http://127.0.0.1:{free_port()}",

@@ -257,3 +257,21 @@ def test_bad_seclang_reload_is_rejected_and_previous_rules_keep_serving(chain: C
         assert resp.status == 200
     status, _, _ = waf_request(chain, "GET", SQLI, host="acme.local")
     assert status == 403
+
+
+def test_infected_upload_is_blocked_and_its_alert_is_searchable_by_trace_id(chain: Chain) -> None:
+    from tests.av.samples import eicar
+
+    boundary = "----secchain-e2e"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nquarterly\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"invoice.com\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + eicar() + f"\r\n--{boundary}--\r\n".encode()
+    status, headers, _ = waf_request(chain, "POST", "/upload", host="acme.local",
+                                     headers=[("Content-Type", f"multipart/form-data; boundary={boundary}")], body=body)
+    assert status == 403
+    hits = find_by_trace(chain, chain.keys["acme"], headers["x-request-id"])
+    av = [h for h in hits if h["event"]["module"] == "av"]
+    assert av and av[0]["file"]["name"] == "invoice.com" and av[0]["event"]["action"] == "blocked"
+    assert av[0]["tenant"]["id"] == "acme" and av[0]["service"]["name"] == "acme-web"
+    for hit in hits:
+        validate_alert(hit)
