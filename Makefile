@@ -18,6 +18,8 @@ test: setup
 bench: setup
 	$(PY) -m loadtest.bench_match
 	$(PY) -m loadtest.bench_waf
+	$(PY) -m loadtest.bench_waf_crs
+	$(PY) -m loadtest.bench_av
 
 setup: apt $(STAMP)
 

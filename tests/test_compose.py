@@ -21,6 +21,6 @@ def test_compose_file_is_valid() -> None:
 def test_compose_runs_every_service_with_a_healthcheck() -> None:
     doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = doc["services"]
-    for name in ("kafka", "opensearch", "clamav", "indexer", "api", "waf", "upstream"):
+    for name in ("kafka", "opensearch", "clamav", "av", "indexer", "api", "waf", "upstream"):
         assert name in services, name
         assert "healthcheck" in services[name], f"{name} has no healthcheck"
