@@ -266,8 +266,8 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
                 decision = await scan_uploads(state.av_client, uploads, facts, prevent=prevent)
                 for doc in decision.alerts:
                     state.sink.send(doc)
-                if decision.alerts:
-                    state.metrics.alerts.labels(site.name, "av").inc(len(decision.alerts))
+                for doc in decision.alerts:
+                    state.metrics.alerts.labels(site.name, doc["event"]["action"]).inc()
                 if decision.status is not None:
                     blocked, status, outcome = True, decision.status, "av_" + ("blocked" if decision.status == 403 else "unavailable")
                     if decision.status == 403:
