@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from loadtest.stack import start_upstream, start_waf, wait_listening
 from services.av.clamd_client import ClamdClient
 from services.av.client import AvClient
 from services.av.pack import DEFAULT_PACK_DIR, compile_packs
@@ -118,27 +119,19 @@ async def bench(files: list[bytes], concurrency: int, repeat: int, clamd_port: i
     return results
 
 
-def start_waf(root: Path, av_url: str) -> tuple[list[subprocess.Popen[bytes]], int]:
-    import yaml
-
-    up_port, waf_port, admin_port = free_port(), free_port(), free_port()
-    upstream = subprocess.Popen([sys.executable, "-m", "services.demo_upstream", "--port", str(up_port)], cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+def start_waf_with_av(root: Path, av_url: str) -> tuple[list[subprocess.Popen[bytes]], int]:
+    """The WAF in front of the echo upstream: one site in a VPC with antivirus on, one with it off."""
+    procs: list[subprocess.Popen[bytes]] = []
+    up_port = start_upstream(procs)
     site = {"upstream": f"http://127.0.0.1:{up_port}", "rulesets": ["core"], "max_body_bytes": 8 << 20}
-    (root / "tenancy.yaml").write_text(yaml.safe_dump({"tenants": [{"id": "bench", "vpcs": [
+    tenancy = {"tenants": [{"id": "bench", "vpcs": [
         {"id": "vpc-av", "firewall": {"waf": True, "av": True}, "sites": [dict(site, name="av-on", hosts=["av-on.local"])]},
         {"id": "vpc-plain", "firewall": {"waf": True, "av": False}, "sites": [dict(site, name="av-off", hosts=["av-off.local"])]},
-    ]}]}))
-    out = open(root / "waf.log", "wb")
-    waf = subprocess.Popen([sys.executable, "-m", "services.waf", "--port", str(waf_port), "--admin-port", str(admin_port),
-                            "--tenancy", str(root / "tenancy.yaml"), "--kafka", "127.0.0.1:1", "--spool-dir",
-                            str(root / "spool"), "--cache-dir", str(root / "cache"), "--av-url", av_url,
-                            "--log-level", "WARNING"], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                           preexec_fn=die_with_parent)
-    out.close()
-    wait_for_port("127.0.0.1", up_port, timeout=60)
-    wait_for_port("127.0.0.1", admin_port, timeout=120)
-    return [upstream, waf], waf_port
+    ]}]}
+    waf, waf_port = start_waf(root, "waf", tenancy, extra_args=["--av-url", av_url])
+    procs.append(waf)
+    wait_listening(waf, waf_port, "WAF", root / "waf.log", timeout=120)
+    return procs, waf_port
 
 
 async def bench_waf(files: list[bytes], concurrency: int, repeat: int, waf_port: int) -> dict[str, list[dict[str, float]]]:
@@ -187,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
                                         f"http://127.0.0.1:{cached_port}"))
             # Only the text files through the WAF: the pack samples (every 10th) would rightly be refused.
             clean = [f for i, f in enumerate(files) if i % 2 == 0 and i % 10 != 9]
-            waf_procs, waf_port = start_waf(root, f"http://127.0.0.1:{av_port}")
+            waf_procs, waf_port = start_waf_with_av(root, f"http://127.0.0.1:{av_port}")
             procs += waf_procs
             waf_results = asyncio.run(bench_waf(clean, a.concurrency, a.repeat, waf_port))
         finally:

@@ -26,13 +26,11 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import yaml
-
 from shared.runtime.broker import LocalBroker, ensure_topics
-from shared.runtime.ports import free_port, wait_for_port
-from shared.runtime.process import die_with_parent, stop_process
+from loadtest.stack import start_upstream, start_waf, wait_listening
+from shared.runtime.ports import free_port
+from shared.runtime.process import stop_process
 
-REPO = Path(__file__).resolve().parents[1]
 
 BENIGN = [
     "/", "/index.html", "/static/js/app.js", "/search?q=O%27Brien%20and%20sons", "/api/v1/items?page=2&sort=name",
@@ -94,26 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         broker.start(timeout=60)
         ensure_topics(broker.bootstrap, {"secchain.alerts": 3, "secchain.dlq": 1})
-        up_port = free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "services.demo_upstream", "--port", str(up_port)],
-                                      cwd=REPO, preexec_fn=die_with_parent))
-        wait_for_port("127.0.0.1", up_port)
+        up_port = start_upstream(procs)
         upstream = f"http://127.0.0.1:{up_port}"
         tenancy = {"tenants": [{"id": "bench", "vpcs": [{"id": "vpc-bench", "sites": [
             {"name": "relay", "hosts": ["relay.local"], "upstream": upstream, "mode": "prevent", "rulesets": []},
             {"name": "core", "hosts": ["core.local"], "upstream": upstream, "mode": "prevent", "rulesets": ["core"]},
         ]}]}]}
-        (tmp / "tenancy.yaml").write_text(yaml.safe_dump(tenancy))
-        waf_port, admin_port = free_port(), free_port()
-        with open(tmp / "waf.log", "wb") as log:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "services.waf", "--port", str(waf_port), "--admin-port", str(admin_port),
-                 "--tenancy", str(tmp / "tenancy.yaml"), "--kafka", broker.bootstrap,
-                 "--spool-dir", str(tmp / "spool"), "--cache-dir", str(tmp / "cache"),
-                 "--workers", str(args.workers), "--log-level", "WARNING"],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent))
-        wait_for_port("127.0.0.1", waf_port, timeout=60)
-        wait_for_port("127.0.0.1", admin_port, timeout=60)
+        waf, waf_port = start_waf(tmp, "waf", tenancy, kafka=broker.bootstrap, workers=args.workers)
+        procs.append(waf)
+        wait_listening(waf, waf_port, "WAF", tmp / "waf.log", timeout=120)
 
         benign = lua_script(tmp / "benign.lua", BENIGN)
         mixed = lua_script(tmp / "mixed.lua", BENIGN[:9] + [ATTACK])

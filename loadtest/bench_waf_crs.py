@@ -36,17 +36,16 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from loadtest.bench_waf import parse_wrk
-from shared.runtime.ports import free_port, wait_for_port
+from loadtest.stack import start_upstream, start_waf, wait_listening
+from shared.runtime.ports import free_port
 from shared.runtime.process import die_with_parent, stop_process
 
-REPO = Path(__file__).resolve().parents[1]
 CRS_SETUP = Path("/etc/modsecurity/crs/crs-setup.conf")
 CRS_RULES = Path("/usr/share/modsecurity-crs/rules")
 MODSEC_MODULE = Path("/usr/share/nginx/modules/ngx_http_modsecurity_module.so")
@@ -225,32 +224,6 @@ def run_wrk(port: int, host: str, script: Path, duration: int, connections: int)
     return out, int(m.group(1)) if m else 0
 
 
-def _start_waf(tmp: Path, name: str, tenancy: Path, workers: int, env: dict[str, str] | None = None
-               ) -> tuple[subprocess.Popen, int]:
-    port, admin = free_port(), free_port()
-    log = open(tmp / f"{name}.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.waf", "--port", str(port), "--admin-port", str(admin),
-         "--tenancy", str(tenancy), "--kafka", "127.0.0.1:1", "--spool-dir", str(tmp / f"{name}-spool"),
-         "--cache-dir", str(tmp / f"{name}-cache"), "--workers", str(workers), "--log-level", "WARNING"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent, env=env)
-    log.close()
-    return proc, port
-
-
-def _wait(proc: subprocess.Popen, port: int, what: str, log: Path, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-2000:]}")
-        try:
-            wait_for_port("127.0.0.1", port, timeout=1)
-            return
-        except TimeoutError:
-            continue
-    raise RuntimeError(f"{what} not listening after {timeout:.0f} s")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
@@ -270,10 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="secchain-bench-crs-"))
     procs: list[subprocess.Popen] = []
     try:
-        up_port = free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "services.demo_upstream", "--port", str(up_port)],
-                                      cwd=REPO, preexec_fn=die_with_parent))
-        wait_for_port("127.0.0.1", up_port)
+        up_port = start_upstream(procs)
         upstream = f"http://127.0.0.1:{up_port}"
         tenancy = {"tenants": [{"id": "bench", "vpcs": [{"id": "vpc-bench", "sites": [
             {"name": "relay", "hosts": ["relay.local"], "upstream": upstream, "mode": "prevent", "rulesets": []},
@@ -288,18 +258,18 @@ def main(argv: list[str] | None = None) -> int:
         nginx = subprocess.Popen(["nginx", "-e", str(tmp / "nginx-error.log"), "-p", str(tmp), "-c", str(conf)],
                                  preexec_fn=die_with_parent, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         procs.append(nginx)
-        waf, waf_port = _start_waf(tmp, "waf", tenancy_path, args.workers)
+        waf, waf_port = start_waf(tmp, "waf", tenancy_path, workers=args.workers)
         procs.append(waf)
         print("loading CRS in nginx + ModSecurity and in our WAF...", file=sys.stderr)
-        _wait(nginx, ngx_port, "nginx", tmp / "nginx-error.log")
-        _wait(waf, waf_port, "WAF", tmp / "waf.log")
+        wait_listening(nginx, ngx_port, "nginx", tmp / "nginx-error.log")
+        wait_listening(waf, waf_port, "WAF", tmp / "waf.log")
         py_port = None
         if not args.no_python:
             env = dict(os.environ, SECCHAIN_MATCHING_BACKEND="python")
-            py, py_port = _start_waf(tmp, "waf-python", tenancy_path, args.workers, env=env)
+            py, py_port = start_waf(tmp, "waf-python", tenancy_path, workers=args.workers, env=env)
             procs.append(py)
             print("loading CRS with the pure-Python matching backend (slow to compile)...", file=sys.stderr)
-            _wait(py, py_port, "WAF (python backend)", tmp / "waf-python.log", timeout=1800)
+            wait_listening(py, py_port, "WAF (python backend)", tmp / "waf-python.log", timeout=1800)
 
         targets = {  # name: (port, Host, corpus)
             "modsec": (ngx_port, "crs.local", "benign"),
