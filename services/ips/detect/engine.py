@@ -1,0 +1,576 @@
+"""The detection engine: compiled once from a rule set, shared by every flow; one detector per flow.
+
+``DetectEngine.build(rules)`` sorts the rules (``classify.order``), decides how each is inspected
+(IP-only, packet, stream, app-layer), and compiles one Hyperscan database per inspection slot
+(``prefilter.py``). It is immutable afterwards: a reload builds a new engine aside and the drivers
+swap it in one assignment, new flows taking the new one while flows in progress finish on the old,
+as Suricata's detect-engine reload does (``DetectEngineReload``).
+
+``engine.new_flow(tuple, flow_id=..., ts=...)`` returns a :class:`FlowDetector`, which takes the
+flow's events (``on_established``, ``on_stream`` for in-order TCP bytes, ``on_packet`` for each
+packet or datagram, ``on_close``) and returns :class:`Hit` objects. The inline proxy and pcap
+replay drive the same detector, so they give the same alerts for the same traffic.
+
+Per-flow semantics, chosen so that alerts do not depend on how the bytes were segmented (which
+is what makes inline and replay agree):
+
+- stream rules inspect the reassembled stream of their direction from its first byte, up to
+  ``stream_depth`` (Suricata's ``stream.reassembly.depth``, 1 MiB by default), so ``depth`` and
+  ``offset`` count from the start of the stream; each rule alerts at most once per flow and
+  direction;
+- app-layer rules are inspected at each progress point of a transaction and alert at most once per
+  transaction (Suricata's per-transaction inspection state);
+- packet rules (UDP/ICMP datagrams, TCP rules with packet keywords such as ``dsize`` or ``flags``)
+  are inspected on every packet and may alert on each;
+- IP-only rules alert once per flow and direction, when a TCP flow is established or on the
+  first datagram of a direction.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from services.ips.detect.applayer import AppPoint, AppSession
+from services.ips.detect.classify import PAYLOAD, REQUEST_ONLY, RESPONSE_ONLY, BODY_BUFFERS, Kind, directions_of, kind_of, order
+from services.ips.detect.prefilter import PACKET_SLOT, STREAM_SLOT, Slot, build_slot, slot_of
+from services.ips.detect.state import ThresholdTracker, XbitStore
+from services.ips.model import AppProto, Direction, FlowTuple
+from services.ips.signatures.inspect import InspectContext, inspect_buffer
+from services.ips.signatures.model import Signature
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STREAM_DEPTH = 1 << 20
+PENDING_LIMIT = 64  # stream rules waiting for more data per direction (fast pattern seen, rest not yet)
+PAYLOAD_EXCERPT = 4096
+
+
+class Verdict(str, enum.Enum):
+    PASS = "pass"
+    DROP = "drop"
+    REJECT = "reject"
+
+
+@dataclass(slots=True)
+class Hit:
+    """A signature that matched (and passed its threshold) in one flow."""
+
+    sig: Signature
+    direction: Direction
+    ts: float
+    action: str  # the rule's action: alert, drop, reject (pass rules do not alert)
+    app_proto: AppProto
+    payload: bytes
+    stream: bool
+    app: dict | None = None
+    packet: Any = None
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (self.sig.gid, self.sig.sid, self.sig.rev)
+
+
+@dataclass(slots=True)
+class _PseudoPacket:
+    """What packet keywords read when the inline proxy hands over a received chunk."""
+
+    payload: bytes
+    tcp_flags: int | None = 0x18  # PSH|ACK: a data segment
+    ttl: int | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    ip_proto: int | None = 6
+    ip_id: int | None = None
+    window: int | None = None
+
+
+_TRANSPORTS_ANY = frozenset({"ip", "any"})
+
+
+class DetectEngine:
+    """Immutable compiled rules. Build with :meth:`build`; share between flows and threads."""
+
+    def __init__(
+        self,
+        sigs: tuple[Signature, ...],
+        kinds: tuple[Kind, ...],
+        dirs: tuple[frozenset[Direction], ...],
+        header_of: tuple[int, ...],
+        headers: tuple[tuple[Any, ...], ...],
+        slots: dict[str, Slot],
+        app_always: dict[AppProto, tuple[int, ...]],
+        app_slots: dict[AppProto, tuple[Slot, ...]],
+        header_rules: dict[str, tuple[int, ...]],
+        stats: dict[str, Any],
+        stream_depth: int,
+    ) -> None:
+        self.signatures = sigs
+        self.kinds = kinds
+        self.dirs = dirs
+        self.header_of = header_of
+        self.headers = headers
+        self.slots = slots
+        self.app_always = app_always
+        self.app_slots = app_slots
+        self.header_rules = header_rules
+        self.stats = stats
+        self.stream_depth = stream_depth
+        self.thresholds = ThresholdTracker()
+        self.xbits = XbitStore()
+        stream_slot = slots.get(STREAM_SLOT)
+        self.stream_slot = stream_slot
+        self.packet_slot = slots.get(PACKET_SLOT)
+        packet_always = self.packet_slot.always if self.packet_slot else ()
+        self.packet_always = {
+            t: tuple(i for i in packet_always if sigs[i].transport in (t, "ip", "any")) for t in ("tcp", "udp", "icmp", "ip")
+        }
+
+    @classmethod
+    def build(
+        cls,
+        rules: Any,
+        *,
+        cache_dir: Path | None = None,
+        backend: str = "auto",
+        stream_depth: int = DEFAULT_STREAM_DEPTH,
+    ) -> DetectEngine:
+        """``rules``: a ``RuleSet`` (its enabled ``signatures``) or an iterable of Signature."""
+        started = time.perf_counter()
+        signatures: Iterable[Signature] = getattr(rules, "signatures", rules)
+        sigs = tuple(order(list(signatures)))
+        kinds = tuple(kind_of(s) for s in sigs)
+        dirs = tuple(frozenset(directions_of(s)) for s in sigs)
+        header_ids: dict[tuple, int] = {}
+        headers: list[tuple[Any, ...]] = []
+        header_of: list[int] = []
+        for s in sigs:
+            key = (s.transport, s.src_addr.text, s.src_ports.text, s.dst_addr.text, s.dst_ports.text, s.bidirectional)
+            hid = header_ids.get(key)
+            if hid is None:
+                hid = header_ids[key] = len(headers)
+                headers.append((s.transport, s.src_addr, s.src_ports, s.dst_addr, s.dst_ports, s.bidirectional))
+            header_of.append(hid)
+        members: dict[str, list[tuple[int, Signature]]] = {}
+        app_always: dict[AppProto, list[int]] = {}
+        header_rules: dict[str, list[int]] = {}
+        for i, (s, kind) in enumerate(zip(sigs, kinds)):
+            if kind is Kind.HEADER:
+                for t in (("tcp", "udp", "icmp", "ip") if s.transport in _TRANSPORTS_ANY else (s.transport,)):
+                    header_rules.setdefault(t, []).append(i)
+                continue
+            name = slot_of(s, kind)
+            if name:
+                members.setdefault(name, []).append((i, s))
+            else:  # app rule without a usable app-buffer fast pattern
+                for proto in _protos_of(s):
+                    app_always.setdefault(proto, []).append(i)
+        slots: dict[str, Slot] = {}
+        compile_s = 0.0
+        for name, group in members.items():
+            slot, took = build_slot(name, group, stream=name == STREAM_SLOT, cache_dir=cache_dir, backend=backend)
+            slots[name] = slot
+            compile_s += took
+        app_slots: dict[AppProto, list[Slot]] = {}
+        for name, slot in slots.items():
+            if name in (STREAM_SLOT, PACKET_SLOT):
+                continue
+            for proto in _protos_of_buffer(name):
+                app_slots.setdefault(proto, []).append(slot)
+        stats = {
+            "rules": len(sigs),
+            "by_kind": {k.name.lower(): sum(1 for x in kinds if x is k) for k in Kind},
+            "headers": len(headers),
+            "slots": {n: {"patterns": len(s.rules_of), "always": len(s.always)} for n, s in slots.items()},
+            "compile_seconds": round(compile_s, 3),
+            "build_seconds": round(time.perf_counter() - started, 3),
+        }
+        return cls(
+            sigs, kinds, dirs, tuple(header_of), tuple(headers), slots,
+            {p: tuple(v) for p, v in app_always.items()},
+            {p: tuple(v) for p, v in app_slots.items()},
+            {t: tuple(v) for t, v in header_rules.items()},
+            stats, stream_depth,
+        )
+
+    def new_flow(self, tuple: FlowTuple, *, flow_id: int, ts: float) -> FlowDetector:
+        return FlowDetector(self, tuple, flow_id, ts)
+
+
+_PROTO_PREFIX = (("http.", AppProto.HTTP), ("file.data", AppProto.HTTP), ("urilen", AppProto.HTTP),
+                 ("dns.", AppProto.DNS), ("tls.", AppProto.TLS), ("ja3", AppProto.TLS))
+
+
+def _protos_of_buffer(name: str) -> tuple[AppProto, ...]:
+    for prefix, proto in _PROTO_PREFIX:
+        if name.startswith(prefix):
+            return (proto,)
+    return ()
+
+
+def _protos_of(sig: Signature) -> tuple[AppProto, ...]:
+    if sig.app_proto is not None and sig.app_proto in (AppProto.HTTP, AppProto.DNS, AppProto.TLS):
+        return (sig.app_proto,)
+    found: list[AppProto] = []
+    for b in sig.buffers:
+        for p in _protos_of_buffer(b.name):
+            if p not in found:
+                found.append(p)
+    return tuple(found[:1])
+
+
+class FlowDetector:
+    """Inspection state of one flow. Not thread-safe: one flow is driven by one task."""
+
+    def __init__(self, engine: DetectEngine, flow: FlowTuple, flow_id: int, ts: float) -> None:
+        self.engine = engine
+        self.tuple = flow
+        self.flow_id = flow_id
+        self.start_ts = ts
+        self.established = flow.proto != "tcp"
+        self.verdict: Verdict | None = None
+        self.bits: set[str] = set()
+        self._hdr: tuple[dict[int, bool], dict[int, bool]] = ({}, {})
+        self._ends = (
+            (flow.src_ip, flow.src_port, flow.dst_ip, flow.dst_port),
+            (flow.dst_ip, flow.dst_port, flow.src_ip, flow.src_port),
+        )
+        self._header_done = [False, False]
+        self._window = [bytearray(), bytearray()]
+        self._streams: list[Any] = [None, None]
+        self._stream_done: tuple[set[int], set[int]] = (set(), set())
+        self._pending: tuple[set[int], set[int]] = (set(), set())
+        self._last_packet: list[Any] = [None, None]
+        self._app = AppSession(flow.proto, flow.dst_port) if flow.proto in ("tcp", "udp") else None
+        self._tx_done: OrderedDict[int, tuple[Any, set[int]]] = OrderedDict()
+        self._last_app: dict | None = None
+
+    # -- public events --------------------------------------------------------------------------
+
+    @property
+    def app_proto(self) -> AppProto:
+        return self._app.proto if self._app is not None else AppProto.UNKNOWN
+
+    @property
+    def app_record(self) -> dict | None:
+        """The EVE app object (``{"http": {...}}``) of the latest transaction seen, if any."""
+        return self._last_app
+
+    @property
+    def inspecting(self) -> bool:
+        """False once a pass rule matched: the flow is no longer inspected (drop and reject are
+        the driver's to enforce; an IDS keeps inspecting a flow it would have dropped)."""
+        return self.verdict is not Verdict.PASS
+
+    def on_established(self, ts: float) -> list[Hit]:
+        self.established = True
+        if self.tuple.proto != "tcp" or self.verdict is Verdict.PASS:
+            return []
+        hits: list[Hit] = []
+        for d in (Direction.TO_SERVER, Direction.TO_CLIENT):
+            self._header_rules(d, ts, hits)
+        return hits
+
+    def on_stream(self, direction: Direction, data: bytes, ts: float) -> list[Hit]:
+        if self.verdict is Verdict.PASS or not data:
+            return []
+        hits: list[Hit] = []
+        d = int(direction)
+        if self._app is not None:
+            for point in self._app.feed(direction, data):
+                self._app_point(point, data, ts, hits)
+                if self.verdict is Verdict.PASS:
+                    return hits
+        window = self._window[d]
+        room = self.engine.stream_depth - len(window)
+        slot = self.engine.stream_slot
+        if room <= 0 or slot is None:
+            return hits
+        window += data[:room] if len(data) > room else data
+        done = self._stream_done[d]
+        candidates = [i for i in slot.always if i not in done]
+        pending = self._pending[d]
+        if pending:
+            candidates.extend(pending)
+        if slot.database is not None:
+            stream = self._streams[d]
+            if stream is None:
+                stream = self._streams[d] = slot.database.open_stream(max_history=self.engine.stream_depth)
+            fed = data[:room] if len(data) > room else data
+            rules_of = slot.rules_of
+            for m in stream.feed(fed):
+                for i in rules_of[m.id]:
+                    if i not in done:
+                        candidates.append(i)
+        if not candidates:
+            return hits
+        payload = bytes(window)
+        for i in sorted(set(candidates)):
+            if self._match(i, direction, payload, stream=True):
+                done.add(i)
+                pending.discard(i)
+                self._fire(i, direction, ts, data, True, None, None, hits)
+                if self.verdict is Verdict.PASS:
+                    break
+            elif len(pending) < PENDING_LIMIT:
+                pending.add(i)
+        return hits
+
+    def on_packet(
+        self,
+        direction: Direction,
+        payload: bytes,
+        ts: float,
+        *,
+        tcp_flags: int | None = None,
+        packet: Any = None,
+    ) -> list[Hit]:
+        if self.verdict is Verdict.PASS:
+            return []
+        if packet is None:
+            packet = _PseudoPacket(payload, tcp_flags if tcp_flags is not None else 0x18)
+        d = int(direction)
+        self._last_packet[d] = packet
+        hits: list[Hit] = []
+        transport = self.tuple.proto
+        if transport != "tcp":
+            self._header_rules(direction, ts, hits)
+            if self.verdict is Verdict.PASS:
+                return hits
+            if self._app is not None and payload:
+                for point in self._app.feed(direction, payload):
+                    self._app_point(point, payload, ts, hits, packet=packet)
+                    if self.verdict is Verdict.PASS:
+                        return hits
+        engine = self.engine
+        slot = engine.packet_slot
+        if slot is None:
+            return hits
+        candidates: list[int] = list(engine.packet_always.get(transport, ()))
+        if slot.database is not None and payload:
+            rules_of = slot.rules_of
+            for pid in slot.database.matched_ids(payload):
+                candidates.extend(rules_of[pid])
+        if not candidates:
+            return hits
+        for i in sorted(set(candidates)):
+            if self._match(i, direction, payload, stream=False, packet=packet):
+                self._fire(i, direction, ts, payload, False, None, packet, hits)
+                if self.verdict is Verdict.PASS:
+                    break
+        return hits
+
+    def on_close(self, ts: float) -> list[Hit]:
+        hits: list[Hit] = []
+        if self._app is not None and self.verdict is not Verdict.PASS:
+            for point in self._app.finish():
+                self._app_point(point, b"", ts, hits)
+                if self.verdict is Verdict.PASS:
+                    break
+        for d, stream in enumerate(self._streams):
+            if stream is not None:
+                stream.close()
+                self._streams[d] = None
+        return hits
+
+    # -- inspection -----------------------------------------------------------------------------
+
+    def _header_ok(self, i: int, direction: Direction) -> bool:
+        memo = self._hdr[int(direction)]
+        hid = self.engine.header_of[i]
+        ok = memo.get(hid)
+        if ok is None:
+            transport, sa, sp, da, dp, bidir = self.engine.headers[hid]
+            src, sport, dst, dport = self._ends[int(direction)]
+            if transport not in _TRANSPORTS_ANY and transport != self.tuple.proto:
+                ok = False
+            else:
+                ok = sa.contains(src) and sp.contains(sport) and da.contains(dst) and dp.contains(dport)
+                if not ok and bidir:
+                    ok = sa.contains(dst) and sp.contains(dport) and da.contains(src) and dp.contains(sport)
+            memo[hid] = ok
+        return ok
+
+    def _header_rules(self, direction: Direction, ts: float, hits: list[Hit]) -> None:
+        d = int(direction)
+        if self._header_done[d]:
+            return
+        self._header_done[d] = True
+        for i in self.engine.header_rules.get(self.tuple.proto, ()):
+            if self._match(i, direction, b"", stream=False):
+                self._fire(i, direction, ts, b"", False, None, None, hits)
+                if self.verdict is Verdict.PASS:
+                    return
+
+    def _conditions(self, sig: Signature, direction: Direction, stream: bool, packet: Any) -> bool:
+        flow = sig.flow
+        if flow is not None and not flow.matches(established=self.established, direction=direction, stream=stream):
+            return False
+        if sig.app_proto is not None and sig.app_proto is not self.app_proto:
+            return False
+        if sig.app_layer is not None and not sig.app_layer.matches(self.app_proto):
+            return False
+        if sig.packet_checks:
+            pkt = packet if packet is not None else self._last_packet[int(direction)]
+            if pkt is None:
+                return False
+            for check in sig.packet_checks:
+                if not check.match(pkt):
+                    return False
+        for op in sig.flowbits:
+            cmd = op.cmd
+            if cmd == "isset" or cmd == "isnotset":
+                bits = self.bits
+                if op.any_of:
+                    present = any(n in bits for n in op.names)
+                else:
+                    present = all(n in bits for n in op.names)
+                if present != (cmd == "isset"):
+                    return False
+        if sig.xbits:
+            src, _, dst, _ = self._ends[int(direction)]
+            for xop in sig.xbits:
+                if xop.cmd in ("isset", "isnotset") and not self.engine.xbits.check(xop, src, dst, 0.0):
+                    return False
+        return True
+
+    def _match(self, i: int, direction: Direction, payload: bytes, *, stream: bool, packet: Any = None) -> bool:
+        if direction not in self.engine.dirs[i] or not self._header_ok(i, direction):
+            return False
+        sig = self.engine.signatures[i]
+        if not self._conditions(sig, direction, stream, packet):
+            return False
+        if sig.buffers:
+            ctx = InspectContext()
+            for b in sig.buffers:
+                if b.name != PAYLOAD or not inspect_buffer(b, payload, ctx):
+                    return False
+        return True
+
+    def _app_point(self, point: AppPoint, data: bytes, ts: float, hits: list[Hit], packet: Any = None) -> None:
+        engine = self.engine
+        tx = point.tx
+        direction = point.direction
+        entry = self._tx_done.get(id(tx))
+        if entry is None or entry[0] is not tx:
+            entry = (tx, set())
+            self._tx_done[id(tx)] = entry
+            if len(self._tx_done) > 32:
+                self._tx_done.popitem(last=False)
+        done = entry[1]
+        self._last_app = point.eve()
+        candidates: list[int] = [i for i in engine.app_always.get(point.proto, ()) if i not in done]
+        for slot in engine.app_slots.get(point.proto, ()):
+            for value in _values(tx, slot.name, _side(slot.name, direction)):
+                candidates.extend(i for i in slot.candidates(value) if i not in done)
+        if not candidates:
+            return
+        window = self._window[int(direction)]
+        for i in sorted(set(candidates)):
+            if direction not in engine.dirs[i]:
+                continue
+            verdict = self._match_app(i, direction, tx, point.final, window)
+            if verdict is None:
+                continue  # a body buffer this rule needs is not final yet: inspect it later
+            done.add(i)
+            if verdict:
+                self._fire(i, direction, ts, data, False, point.eve(), packet, hits)
+                if self.verdict is Verdict.PASS:
+                    return
+
+    def _match_app(self, i: int, direction: Direction, tx: Any, final: bool, window: bytearray) -> bool | None:
+        sig = self.engine.signatures[i]
+        if not final and any(b.name in BODY_BUFFERS for b in sig.buffers):
+            return None
+        if not self._header_ok(i, direction) or not self._conditions(sig, direction, True, None):
+            return False
+        ctx = InspectContext()
+        for b in sig.buffers:
+            if b.name == PAYLOAD:
+                if not inspect_buffer(b, bytes(window), ctx):
+                    return False
+                continue
+            values = _values(tx, b.name, _side(b.name, direction))
+            if not values:
+                return False
+            if len(values) == 1:
+                if not inspect_buffer(b, values[0], ctx):
+                    return False
+            elif not any(inspect_buffer(b, v, ctx) for v in values):  # multi-buffer (dns.query...)
+                return False
+        return True
+
+    def _fire(
+        self,
+        i: int,
+        direction: Direction,
+        ts: float,
+        payload: bytes,
+        stream: bool,
+        app: dict | None,
+        packet: Any,
+        hits: list[Hit],
+    ) -> None:
+        sig = self.engine.signatures[i]
+        alert = not sig.noalert
+        for op in sig.flowbits:
+            cmd = op.cmd
+            if cmd == "set":
+                self.bits.update(op.names)
+            elif cmd == "unset":
+                self.bits.difference_update(op.names)
+            elif cmd == "toggle":
+                for n in op.names:
+                    self.bits.symmetric_difference_update((n,))
+            elif cmd == "noalert":
+                alert = False
+        if sig.xbits:
+            src, _, dst, _ = self._ends[int(direction)]
+            for xop in sig.xbits:
+                if xop.cmd == "noalert":
+                    alert = False
+                elif xop.cmd in ("set", "unset", "toggle"):
+                    self.engine.xbits.apply(xop, src, dst, ts)
+        if sig.action == "pass":
+            self.verdict = Verdict.PASS
+            return
+        # A drop or reject applies even when its alert is suppressed (noalert, thresholds): a
+        # threshold limits what the analyst reads, not what the IPS lets through.
+        if sig.action == "reject":
+            self.verdict = Verdict.REJECT
+        elif sig.action == "drop" and self.verdict is None:
+            self.verdict = Verdict.DROP
+        spec = sig.threshold or sig.detection_filter
+        if spec is not None and alert:
+            src, _, dst, _ = self._ends[int(direction)]
+            alert = self.engine.thresholds.allow(spec, (sig.gid, sig.sid), src, dst, ts)
+        if not alert:
+            return
+        hits.append(Hit(sig, direction, ts, sig.action, self.app_proto, payload[:PAYLOAD_EXCERPT], stream,
+                        app if app is not None else self._last_app, packet))
+
+
+def _side(name: str, direction: Direction) -> Direction:
+    if name in REQUEST_ONLY:
+        return Direction.TO_SERVER
+    if name in RESPONSE_ONLY:
+        return Direction.TO_CLIENT
+    return direction
+
+
+def _values(tx: Any, name: str, direction: Direction) -> Sequence[bytes]:
+    many = getattr(tx, "buffers", None)
+    if many is not None:
+        try:
+            values = many(name, direction)
+        except TypeError:
+            values = many(name)
+        return [v for v in values if v is not None]
+    value = tx.buffer(name, direction)
+    return () if value is None else (value,)
