@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shared.matching.database import MatchDatabase
 from shared.matching.model import MAX_PATTERN_ID, Pattern, PatternCompileError, PatternFlag
-from shared.matching.regex_path import RegexProgram, compile_python, python_error
+from shared.matching.regex_path import RegexProgram, compile_python, program_for, python_error
 
 BACKENDS = ("auto", "hyperscan", "python")
 MODES = ("block", "stream", "block+stream")
@@ -50,7 +50,7 @@ def _python_database(patterns: Sequence[Pattern], mode: str) -> MatchDatabase:
         if err is not None:
             errors.append(PatternCompileError(p.id, p.expression, f"python re: {err}", python_error=err))
             continue
-        programs[p.id] = RegexProgram(p.id, compile_python(p), bool(p.flags & PatternFlag.SINGLEMATCH))
+        programs[p.id] = program_for(p)
     if errors:
         errors[0].all_errors = tuple(errors)
         raise errors[0]

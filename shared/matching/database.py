@@ -344,9 +344,10 @@ class MatchStream:
     def _run_python(self, out: list[Match], *, final: bool) -> None:
         data = bytes(self._history)
         base = self._history_base
-        limit = self._offset if final else self._offset - 1  # hold back matches touching the end
+        held = self._offset if final else self._offset - 1  # hold back matches touching the end
         programs: Iterable[RegexProgram] = list(self._regex_only) + [self._programs[i] for i in self._armed]
         for program in programs:
+            limit = self._offset if program.fixed else held
             reported = self._reported_end.get(program.id, -1)
             if program.single and reported >= 0:
                 continue  # SINGLEMATCH: at most one match per stream, as Hyperscan does

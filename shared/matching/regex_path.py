@@ -52,6 +52,9 @@ class RegexProgram:
     id: int
     regex: re.Pattern[bytes]
     single: bool
+    # A literal cannot grow with more data, so a stream may report it even when it ends exactly at
+    # the end of what has arrived (a regex such as ``ab+`` there must wait for the next bytes).
+    fixed: bool = False
 
     def matches(self, data: bytes, base: int = 0) -> list[Match]:
         """Matches in ``data``, offsets shifted by ``base`` (the stream offset of data[0])."""
@@ -62,4 +65,9 @@ class RegexProgram:
 
 
 def program_for(pattern: Pattern) -> RegexProgram:
-    return RegexProgram(pattern.id, compile_python(pattern), bool(pattern.flags & PatternFlag.SINGLEMATCH))
+    return RegexProgram(
+        pattern.id,
+        compile_python(pattern),
+        bool(pattern.flags & PatternFlag.SINGLEMATCH),
+        bool(pattern.flags & PatternFlag.LITERAL),
+    )
