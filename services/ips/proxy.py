@@ -339,7 +339,13 @@ class Listener:
         if built is not None:
             try:
                 conn.detector = built.engine.new_flow(tup, flow_id=flow.flow_id, ts=flow.start_ts)
-                conn.detector.on_established(time.time())
+                opened = conn.detector.on_established(time.time())  # IP-only rules fire here
+                if opened:
+                    conn._emit(opened)
+                    verdict = _verdict_name(conn.detector.verdict)
+                    if verdict in ("drop", "reject") and spec.mode == "prevent":
+                        conn._block(verdict, cwriter, upstream[1])
+                        return conn.outcome
             except Exception:
                 log.exception("%s: engine error opening flow %d; flow continues uninspected", spec.name,
                               flow.flow_id)

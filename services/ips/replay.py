@@ -73,7 +73,10 @@ class Replayer:
         self.engine = engine
         self.output = output
         self.prevent = prevent
+        from services.ips.layers.defrag import Defragmenter
+
         self.table = flow_table if flow_table is not None else FlowTable()
+        self.defrag = Defragmenter()
         self.states: dict[int, _State | None] = {}
         self.stats = ReplayStats()
         self.hits: list[tuple[Any, Any]] = []   # kept when ``collect`` is on (tests, bench)
@@ -84,12 +87,17 @@ class Replayer:
 
         started = time.perf_counter()
         stats = self.stats
+        defrag = self.defrag
         for frame in frames:
             stats.frames += 1
             packet = decode(frame)
             if packet is None:
                 stats.undecoded += 1
                 continue
+            if packet.fragment:  # IP fragments are inspected once whole, as Suricata's defrag does
+                packet = defrag.process(packet)
+                if packet is None:
+                    continue
             stats.packets += 1
             self._events(self.table.process(packet), frame.pcap_cnt)
         self._events(self.table.flush(), None)
@@ -115,7 +123,7 @@ class Replayer:
             self.states[flow_id] = None  # no more inspection of this flow
 
     def _events(self, events: Iterable[Any], pcap_cnt: int | None) -> None:
-        from services.ips.layers.flows import Established, FlowClosed, FlowStarted, PacketSeen, StreamData
+        from services.ips.layers.flows import Established, FlowClosed, FlowStarted, PacketSeen, StreamData, StreamGap
 
         stats = self.stats
         for ev in events:
@@ -141,7 +149,9 @@ class Replayer:
             elif kind is StreamData:
                 hits = st.detector.on_stream(Direction(ev.direction), ev.data, ev.ts)
             elif kind is Established:
-                st.detector.on_established(ev.ts)
+                hits = st.detector.on_established(ev.ts)
+            elif kind is StreamGap:
+                st.detector.on_gap(Direction(ev.direction), ev.length, ev.ts)
                 hits = None
             elif kind is FlowClosed:
                 hits = st.detector.on_close(ev.ts)

@@ -79,6 +79,16 @@ class AppSession:
             return out
         return self._parse(direction, data)
 
+    def gap(self, direction: Direction, length: int) -> list[AppPoint]:
+        """Bytes of a direction were lost; HTTP resyncs inside a body of known length."""
+        if self._http is not None:
+            return self._http_points(self._http.gap(direction, length))
+        if self.proto is AppProto.UNKNOWN:
+            self._undecided[int(direction)] = False
+            if not any(self._undecided):
+                self.proto = AppProto.FAILED
+        return []
+
     def finish(self) -> list[AppPoint]:
         if self._http is not None:
             return self._http_points(self._http.finish())
@@ -123,7 +133,7 @@ class AppSession:
         if self._dns is not None:
             return [AppPoint(direction, tx, True, AppProto.DNS) for tx in self._dns.feed(direction, data)]
         if self._tls is not None:
-            return [AppPoint(p_dir, tx, True, AppProto.TLS) for p_dir, tx in self._tls.feed(direction, data)]
+            return [AppPoint(ev.direction, ev.tls, True, AppProto.TLS) for ev in self._tls.feed(direction, data)]
         return []
 
     @staticmethod

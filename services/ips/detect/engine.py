@@ -247,6 +247,7 @@ class FlowDetector:
         self._stream_done: tuple[set[int], set[int]] = (set(), set())
         self._pending: tuple[set[int], set[int]] = (set(), set())
         self._last_packet: list[Any] = [None, None]
+        self._gapped = [False, False]
         self._app = AppSession(flow.proto, flow.dst_port) if flow.proto in ("tcp", "udp") else None
         self._tx_done: OrderedDict[int, tuple[Any, set[int]]] = OrderedDict()
         self._last_app: dict | None = None
@@ -290,7 +291,7 @@ class FlowDetector:
         window = self._window[d]
         room = self.engine.stream_depth - len(window)
         slot = self.engine.stream_slot
-        if room <= 0 or slot is None:
+        if room <= 0 or slot is None or self._gapped[d]:
             return hits
         window += data[:room] if len(data) > room else data
         done = self._stream_done[d]
@@ -364,6 +365,26 @@ class FlowDetector:
                 self._fire(i, direction, ts, payload, False, None, packet, hits)
                 if self.verdict is Verdict.PASS:
                     break
+        return hits
+
+    def on_gap(self, direction: Direction, length: int, ts: float) -> list[Hit]:
+        """``length`` bytes of a direction were lost (reassembly gave up waiting for them).
+
+        The stream matcher of that direction restarts so no match spans the hole, and stream
+        inspection stops for the direction (offsets after a gap no longer count from the start);
+        the HTTP parser resyncs inside a body of known length, as libhtp does.
+        """
+        d = int(direction)
+        stream = self._streams[d]
+        if stream is not None:
+            stream.close()
+            self._streams[d] = None
+        self._gapped[d] = True
+        self._pending[d].clear()
+        hits: list[Hit] = []
+        if self._app is not None and self.verdict is not Verdict.PASS:
+            for point in self._app.gap(direction, length):
+                self._app_point(point, b"", ts, hits)
         return hits
 
     def on_close(self, ts: float) -> list[Hit]:
@@ -490,6 +511,10 @@ class FlowDetector:
             return None
         if not self._header_ok(i, direction) or not self._conditions(sig, direction, True, None):
             return False
+        for b in sig.buffers:  # a buffer the transaction does not have yet (the TLS certificate
+            # after the ClientHello, the response of a request): inspect the rule at a later point
+            if b.name != PAYLOAD and not _values(tx, b.name, _side(b.name, direction)):
+                return None
         ctx = InspectContext()
         for b in sig.buffers:
             if b.name == PAYLOAD:
@@ -497,8 +522,6 @@ class FlowDetector:
                     return False
                 continue
             values = _values(tx, b.name, _side(b.name, direction))
-            if not values:
-                return False
             if len(values) == 1:
                 if not inspect_buffer(b, values[0], ctx):
                     return False

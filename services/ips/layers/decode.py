@@ -214,7 +214,12 @@ def decode_ip(
             return None
     except (struct.error, IndexError, ValueError):
         return None
-    return _transport(pkt, data, l4, end)
+    out = _transport(pkt, data, l4, end)
+    if out is None and pkt.fragment:
+        # A first fragment too short for its transport header is still needed by the defragmenter.
+        pkt.payload = data[l4:end]
+        return pkt
+    return out
 
 
 def _transport(pkt: Packet, data: bytes, l4: int, end: int) -> Packet | None:

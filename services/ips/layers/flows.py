@@ -152,7 +152,8 @@ class StreamData(FlowEvent):
         self.packet = packet  # the packet whose arrival released these bytes (None at flush)
 
     def __repr__(self) -> str:
-        return f"StreamData(flow={self.flow.flow_id}, {self.direction.name}, {self.data[:32]!r}{'...' if len(self.data) > 32 else ''})"
+        more = "..." if len(self.data) > 32 else ""
+        return f"StreamData(flow={self.flow.flow_id}, {self.direction.name}, {self.data[:32]!r}{more})"
 
 
 class StreamGap(FlowEvent):

@@ -291,7 +291,8 @@ def tcp_session(
         else:
             src, dst, sp, dp, smac, dmac = ssrc, csrc, sport, cport, SERVER_MAC, CLIENT_MAC
         seg = tcp_segment(src, dst, sp, dp, s.seq, s.ack, s.flags, s.payload)
-        frames.append((ts, frame(ip_packet(src, dst, 6, seg, ttl=ttl), linktype=linktype, vlan=vlan, src_mac=smac, dst_mac=dmac)))
+        ip = ip_packet(src, dst, 6, seg, ttl=ttl)
+        frames.append((ts, frame(ip, linktype=linktype, vlan=vlan, src_mac=smac, dst_mac=dmac)))
         ts += step
     return frames
 

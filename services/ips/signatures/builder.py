@@ -13,7 +13,6 @@ from typing import Any
 
 from services.ips.model import AppProto
 from services.ips.signatures.classification import Classification
-from services.ips.signatures.errors import RuleUnsupported
 from services.ips.signatures.keywords.base import Arg
 from services.ips.signatures.lexer import Source
 from services.ips.signatures.model import (
@@ -210,7 +209,3 @@ class Builder:
             line=src.line,
             raw=src.text,
         )
-
-
-def unsupported(reason: str) -> RuleUnsupported:
-    return RuleUnsupported(reason)

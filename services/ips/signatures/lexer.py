@@ -79,10 +79,32 @@ class Option:
     value_start: int
 
 
+_FAST_OPTION = re.compile(r"\s*([A-Za-z0-9_.\-]+)[ \t]*(?:;|:((?:[^;\\]|\\.)*);)", re.S)
+_TAIL = re.compile(r"\s*\)\s*$")
+
+
 def split_rule(src: Source) -> tuple[list[Token], list[Option]]:
     text = src.text
     tokens, pos = _header(src)
-    return tokens, _options(src, pos, len(text))
+    fast = _fast_options(text, pos)
+    return tokens, fast if fast is not None else _options(src, pos, len(text))
+
+
+def _fast_options(text: str, pos: int) -> list[Option] | None:
+    """The well-formed case in one regex pass; None sends the rule through ``_options`` for errors."""
+    out: list[Option] = []
+    match = _FAST_OPTION.match
+    while True:
+        m = match(text, pos)
+        if m is None:
+            return out if _TAIL.match(text, pos) else None
+        raw = m.group(2)
+        if raw is None:
+            out.append(Option(m.group(1), m.start(1), None, m.end() - 1))
+        else:
+            value = raw.strip()
+            out.append(Option(m.group(1), m.start(1), value, m.start(2) + (len(raw) - len(raw.lstrip()))))
+        pos = m.end()
 
 
 def _header(src: Source) -> tuple[list[Token], int]:

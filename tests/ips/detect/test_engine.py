@@ -162,3 +162,19 @@ def _split_engine() -> DetectEngine:
     if not _SPLIT:
         _SPLIT.append(engine("hyperscan", *SPLIT_RULES))
     return _SPLIT[0]
+
+
+def test_tls_rule_spanning_client_hello_and_certificate(backend: str) -> None:
+    from tests.ips.layers.app.test_tls import client_hello, handshake, make_cert, record, server_hello, vec
+
+    eng = engine(
+        backend,
+        'alert tls any any -> any any (tls.sni; content:"www.example.org"; tls.cert_issuer; content:"CN=Test CA"; sid:100;)',
+        'alert tls any any -> any any (tls.sni; content:"www.example.org"; bsize:15; sid:101;)',
+        'alert tls any any -> any any (tls.cert_subject; content:"O=Example Org"; sid:102;)',
+    )
+    flow = FlowTuple("tcp", "10.1.0.9", 50000, "198.51.100.4", 443)
+    hello = record(22, client_hello())
+    flight = record(22, server_hello() + handshake(11, vec(vec(make_cert(), 3), 3)), 0x0303)
+    got = drive(eng, [(C2S, hello[:20]), (C2S, hello[20:]), (S2C, flight[:30]), (S2C, flight[30:])], flow=flow)
+    assert sorted(got) == [(100, S2C), (101, C2S), (102, S2C)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.ips.layers.decode import decode_ip
 from services.ips.layers.defrag import Defragmenter
-from services.ips.layers.pcapgen import fragment_ipv4, fragment_ipv6, ip_packet, udp_datagram
+from services.ips.layers.pcapgen import fragment_ipv4, fragment_ipv6, ip_packet, tcp_segment, udp_datagram
 
 SRC, DST = "10.0.0.1", "10.0.0.2"
 PAYLOAD = bytes(range(256)) * 2
@@ -55,6 +55,16 @@ def test_timeout_and_tracker_limit():
     late.ts = 100.0
     d.process(late)
     assert len(d) == 1
+
+
+def test_tiny_first_fragment_still_reassembles():
+    # 8-byte fragments split the TCP header itself (the tiny-fragment evasion of RFC 1858)
+    tcp_ip = ip_packet(SRC, DST, 6, tcp_segment(SRC, DST, 1000, 80, 1, 1, 0x18, b"GET /tiny HTTP/1.1\r\n"), ident=3)
+    pkts = [decode_ip(f) for f in fragment_ipv4(tcp_ip, 8)]
+    assert pkts[0] is not None and pkts[0].src_port == 0  # TCP header split: ports unknown yet
+    d = Defragmenter()
+    [whole] = run(d, pkts)
+    assert (whole.dst_port, whole.payload) == (80, b"GET /tiny HTTP/1.1\r\n")
 
 
 def test_ipv6_fragments():

@@ -14,7 +14,7 @@ from services.ips.layers.app.tls import TlsParser
 from services.ips.layers.decode import decode
 from services.ips.layers.defrag import Defragmenter
 from services.ips.layers.flows import FlowClosed, FlowStarted, FlowTable, PacketSeen, StreamData
-from services.ips.layers.pcap import read_pcap, write_pcap
+from services.ips.layers.pcap import RawFrame, read_pcap, write_pcap
 from services.ips.layers.pcapgen import Segment, tcp_session, udp_exchange
 from services.ips.model import AppProto, Direction
 from tests.ips.layers.app.test_dns import query
@@ -30,6 +30,7 @@ RESPS = [
     b"HTTP/1.1 302 Found\r\nLocation: /home\r\nContent-Length: 0\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nstored!",
 ]
+EXCHANGES = [(C2S, REQS[0]), (S2C, RESPS[0]), (C2S, REQS[1]), (S2C, RESPS[1])]
 
 
 def replay(path):
@@ -77,10 +78,11 @@ def replay(path):
 
 
 def write_mixed(tmp_path, **tcp_kw):
-    frames = tcp_session(("10.0.0.5", 50000), ("192.0.2.10", 8080), [x for pair in zip(((C2S, r) for r in REQS), ((S2C, r) for r in RESPS)) for x in pair], **tcp_kw)
-    frames += tcp_session(("10.0.0.5", 50001), ("192.0.2.20", 443), [(C2S, record(22, client_hello()))], mss=50, start_ts=1_700_000_001)
-    dns_q = query(0xBEEF, "evil.example")
-    frames += udp_exchange(("10.0.0.5", 33333), ("192.0.2.53", 53), [(C2S, dns_q + b"\0" * 100)], fragment_size=48, start_ts=1_700_000_002)
+    frames = tcp_session(("10.0.0.5", 50000), ("192.0.2.10", 8080), EXCHANGES, **tcp_kw)
+    hello = [(C2S, record(22, client_hello()))]
+    frames += tcp_session(("10.0.0.5", 50001), ("192.0.2.20", 443), hello, mss=50, start_ts=1_700_000_001)
+    dns_q = [(C2S, query(0xBEEF, "evil.example") + b"\0" * 100)]
+    frames += udp_exchange(("10.0.0.5", 33333), ("192.0.2.53", 53), dns_q, fragment_size=48, start_ts=1_700_000_002)
     frames.sort(key=lambda f: f[0])
     return write_pcap(tmp_path / "mixed.pcap", frames)
 
@@ -104,22 +106,26 @@ def test_pcap_to_app_layer(tmp_path):
 @given(st.randoms(use_true_random=False), st.integers(1, 64))
 def test_any_segment_order_gives_same_transactions(rnd, mss):
     def shuffle_within_direction(segs: list[Segment]) -> list[Segment]:
-        # shuffle data segments among themselves, keep handshake first
-        data_idx = [i for i, s in enumerate(segs) if s.data]
-        moved = [segs[i] for i in data_idx]
-        rnd.shuffle(moved)
-        out = list(segs)
-        for i, s in zip(data_idx, moved):
-            out[i] = s
+        # Shuffle the segments of each message (a run of data segments one way); a response still
+        # follows its request, as on a real network where the server answers what it received.
+        out: list[Segment] = []
+        run: list[Segment] = []
+        for s in [*segs, None]:
+            if s is not None and s.data and (not run or run[0].direction == s.direction):
+                run.append(s)
+                continue
+            rnd.shuffle(run)
+            out += run
+            run = [s] if s is not None and s.data else []
+            if s is not None and not s.data:
+                out.append(s)
         return out
 
     table = FlowTable()
     parser = HttpParser()
     got = []
-    exchanges = [x for pair in zip(((C2S, r) for r in REQS), ((S2C, r) for r in RESPS)) for x in pair]
-    for i, (ts, raw) in enumerate(tcp_session(("10.0.0.1", 1234), ("10.0.0.2", 80), exchanges, mss=mss, mangle=shuffle_within_direction)):
-        from services.ips.layers.pcap import RawFrame
-
+    frames = tcp_session(("10.0.0.1", 1234), ("10.0.0.2", 80), EXCHANGES, mss=mss, mangle=shuffle_within_direction)
+    for i, (ts, raw) in enumerate(frames):
         for ev in table.process(decode(RawFrame(ts, 1, raw, i + 1))):
             if isinstance(ev, StreamData):
                 got += parser.feed(ev.direction, ev.data)

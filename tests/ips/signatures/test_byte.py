@@ -32,7 +32,7 @@ from tests.ips.signatures.helpers import payload_match, rule
         ('byte_jump:1,0; content:"X"; within:1;', b"\x02abX", True),
         ('byte_jump:1,0; content:"X"; within:1;', b"\x01abX", False),
         ('byte_jump:1,0,multiplier 2; content:"X"; within:1;', b"\x01abX", True),
-        ('byte_jump:1,0,align; content:"X"; within:1;', b"\x01abcX", True),  # 1+1 → 4, from 1: 5? see below
+        ('byte_jump:1,0,align; content:"X"; within:1;', b"\x01abcX", False),  # value 1 aligns to 4
         ('byte_jump:1,0,from_beginning; content:"X"; within:1;', b"\x03abX", True),
         ('byte_jump:1,0,post_offset -1; content:"bX"; within:2;', b"\x02abX", True),
         ("byte_jump:1,0;", b"\x09ab", False),  # jumps out of the buffer

@@ -616,7 +616,8 @@ class HttpParser:
             return False
         line = bytes(buf[:nl]).rstrip(b"\r")
         parts = line.split()
-        if len(parts) < 2 or not self._plausible_method(parts[0]) or len(parts) > 3 and not parts[-1].upper().startswith(b"HTTP/"):
+        odd_target = len(parts) > 3 and not parts[-1].upper().startswith(b"HTTP/")
+        if len(parts) < 2 or not self._plausible_method(parts[0]) or odd_target:
             self._fail(side, "invalid request line")
             return False
         if len(parts) == 2:

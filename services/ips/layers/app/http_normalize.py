@@ -122,8 +122,11 @@ def split_uri(raw: bytes) -> tuple[bytes | None, bytes, bytes | None]:
 
 
 def normalize_uri(raw: bytes) -> bytes:
-    """The ``http.uri`` value for a raw request-target (see the module docstring)."""
-    _, path, query = split_uri(raw)
+    """The ``http.uri`` value for a raw request-target (see the module docstring). CONNECT's
+    authority-form target (``host:443``) has no path to normalise and is kept as sent."""
+    authority, path, query = split_uri(raw)
+    if authority is not None and not path and query is None and b"://" not in raw:
+        return raw
     if path:
         path = remove_dot_segments(decode_path(path))
     if query is None:

@@ -38,6 +38,8 @@ def decode_content(arg: Arg, text: str, base: int) -> bytes:
         raise arg.error("expected a closing '\"'", base + len(text))
     else:
         body = text
+    if body and "|" not in body and "\\" not in body and '"' not in body:
+        return body.encode("utf-8")
     out = bytearray()
     i, n = 0, len(body)
     while i < n:

@@ -20,6 +20,8 @@ from services.ips.signatures.keywords.base import Arg, keyword
 def unquote(arg: Arg) -> str:
     """A quoted string value with Suricata's escapes (``\\"``, ``\\;``, ``\\\\``) resolved."""
     text = arg.require()
+    if "\\" not in text and len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        return text[1:-1]
     if text.startswith('"'):
         if len(text) < 2 or not text.endswith('"') or (text.endswith('\\"') and not text.endswith('\\\\"')):
             raise arg.error("expected a closing '\"'", len(text))

@@ -41,3 +41,16 @@ DNS_QUERY = bytes.fromhex("1234 0100 0001 0000 0000 0000") + b"\x07example\x03co
 )
 def test_detect(direction, data, port, transport, want):
     assert detect_app_proto(direction, data, port, transport) == want
+
+
+def test_new_parser_per_protocol():
+    from services.ips.layers.app import new_parser
+    from services.ips.layers.app.dns import DnsParser
+    from services.ips.layers.app.http import HttpParser
+    from services.ips.layers.app.tls import TlsParser
+
+    assert isinstance(new_parser(AppProto.HTTP, "tcp"), HttpParser)
+    assert isinstance(new_parser(AppProto.TLS, "tcp"), TlsParser)
+    dns = new_parser(AppProto.DNS, "tcp")
+    assert isinstance(dns, DnsParser) and dns.transport == "tcp"
+    assert new_parser(AppProto.HTTP, "udp") is None and new_parser(AppProto.FAILED, "tcp") is None

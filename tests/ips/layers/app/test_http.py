@@ -342,6 +342,8 @@ def test_normalize_uri_cases():
         b"/x?a=%27%20OR%201=1&b=../c": b"/x?a=' OR 1=1&b=../c",
         b"/p#frag": b"/p",
         b"*": b"*",
+        b"example.org:443": b"example.org:443",
+        b"http://h/a/../b": b"/b",
     }
     for raw, want in cases.items():
         assert normalize_uri(raw) == want, raw
@@ -400,8 +402,29 @@ def test_byte_by_byte_equals_whole():
 @given(st.lists(st.tuples(st.sampled_from([C2S, S2C]), st.binary(max_size=64)), max_size=12))
 def test_random_bytes_never_raise(chunks):
     p = HttpParser()
+    p.feed(C2S, b"POST / HTTP/1.1\r\n")
     for d, blob in chunks:
-        p.feed(d, b"GET / HTTP/1.1\r\n" + blob if not blob else blob)
+        p.feed(d, blob)
+        p.gap(d, len(blob) % 7)
+    p.finish()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_mutated_sessions_never_raise(data):
+    """Byte flips in a valid session reach the deep states (chunk sizes, trailers, 1xx...)."""
+    p = HttpParser(body_limit=16)
+    for d, blob in SESSION:
+        b = bytearray(blob)
+        for _ in range(data.draw(st.integers(0, 4))):
+            i = data.draw(st.integers(0, len(b) - 1))
+            b[i] = data.draw(st.sampled_from([0x00, 0x0A, 0x0D, 0x20, 0x3A, 0x30, 0x66, 0xFF]))
+        cut = data.draw(st.integers(0, len(b)))
+        for ev in p.feed(d, bytes(b[:cut])) + p.feed(d, bytes(b[cut:])):
+            for name in ("http.uri", "http.header", "http.host", "file.data", "http.start"):
+                ev.tx.buffer(name)
+                ev.tx.buffer(name, S2C)
+            ev.tx.eve()
     p.finish()
 
 
