@@ -144,14 +144,14 @@ class Replayer:
             if kind is PacketSeen:
                 pkt = ev.packet
                 stats.payload_bytes += len(pkt.payload)
-                hits = st.detector.on_packet(Direction(ev.direction), pkt.payload, pkt.ts, tcp_flags=pkt.tcp_flags,
+                hits = st.detector.on_packet(ev.direction, pkt.payload, pkt.ts, tcp_flags=pkt.tcp_flags,
                                              packet=pkt)
             elif kind is StreamData:
-                hits = st.detector.on_stream(Direction(ev.direction), ev.data, ev.ts)
+                hits = st.detector.on_stream(ev.direction, ev.data, ev.ts)
             elif kind is Established:
                 hits = st.detector.on_established(ev.ts)
             elif kind is StreamGap:
-                st.detector.on_gap(Direction(ev.direction), ev.length, ev.ts)
+                st.detector.on_gap(ev.direction, ev.length, ev.ts)
                 hits = None
             elif kind is FlowClosed:
                 hits = st.detector.on_close(ev.ts)

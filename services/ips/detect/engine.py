@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from services.ips.detect.applayer import AppPoint, AppSession
+from services.ips.detect.iponly import HeaderIndex
 from services.ips.detect.classify import PAYLOAD, REQUEST_ONLY, RESPONSE_ONLY, BODY_BUFFERS, Kind, directions_of, kind_of, order
 from services.ips.detect.prefilter import PACKET_SLOT, STREAM_SLOT, Slot, build_slot, slot_of
 from services.ips.detect.state import ThresholdTracker, XbitStore
@@ -106,7 +107,7 @@ class DetectEngine:
         headers: tuple[tuple[Any, ...], ...],
         slots: dict[str, Slot],
         app_always: dict[AppProto, tuple[int, ...]],
-        app_slots: dict[AppProto, tuple[Slot, ...]],
+        app_slots: dict[tuple[AppProto, Direction], tuple[Slot, ...]],
         header_rules: dict[str, tuple[int, ...]],
         stats: dict[str, Any],
         stream_depth: int,
@@ -120,6 +121,7 @@ class DetectEngine:
         self.app_always = app_always
         self.app_slots = app_slots
         self.header_rules = header_rules
+        self.needs_body = tuple(any(b.name in BODY_BUFFERS for b in s.buffers) for s in sigs)
         self.stats = stats
         self.stream_depth = stream_depth
         self.thresholds = ThresholdTracker()
@@ -128,8 +130,14 @@ class DetectEngine:
         self.stream_slot = stream_slot
         self.packet_slot = slots.get(PACKET_SLOT)
         packet_always = self.packet_slot.always if self.packet_slot else ()
-        self.packet_always = {
-            t: tuple(i for i in packet_always if sigs[i].transport in (t, "ip", "any")) for t in ("tcp", "udp", "icmp", "ip")
+        # Rules without a fast pattern (reputation lists, flags/dsize-only rules) are found by
+        # address instead (iponly.py); per transport, as a flow has one.
+        self.packet_index = {
+            t: HeaderIndex(headers, [(i, header_of[i]) for i in packet_always if sigs[i].transport in (t, "ip", "any")])
+            for t in ("tcp", "udp", "icmp", "ip")
+        }
+        self.header_index = {
+            t: HeaderIndex(headers, [(i, header_of[i]) for i in rules]) for t, rules in header_rules.items()
         }
 
     @classmethod
@@ -177,12 +185,14 @@ class DetectEngine:
             slot, took = build_slot(name, group, stream=name == STREAM_SLOT, cache_dir=cache_dir, backend=backend)
             slots[name] = slot
             compile_s += took
-        app_slots: dict[AppProto, list[Slot]] = {}
+        app_slots: dict[tuple[AppProto, Direction], list[Slot]] = {}
         for name, slot in slots.items():
             if name in (STREAM_SLOT, PACKET_SLOT):
                 continue
+            slot_dirs = set().union(*(dirs[i] for ids in slot.rules_of for i in ids)) if slot.rules_of else set()
             for proto in _protos_of_buffer(name):
-                app_slots.setdefault(proto, []).append(slot)
+                for d in sorted(slot_dirs):
+                    app_slots.setdefault((proto, d), []).append(slot)
         stats = {
             "rules": len(sigs),
             "by_kind": {k.name.lower(): sum(1 for x in kinds if x is k) for k in Kind},
@@ -225,6 +235,18 @@ def _protos_of(sig: Signature) -> tuple[AppProto, ...]:
     return tuple(found[:1])
 
 
+class _TxState:
+    """Per-transaction inspection state (Suricata's DetectEngineState): rules done, rules waiting."""
+
+    __slots__ = ("tx", "done", "deferred", "scanned")
+
+    def __init__(self, tx: Any) -> None:
+        self.tx = tx
+        self.done: set[int] = set()
+        self.deferred: set[int] = set()
+        self.scanned: set[tuple[str, Direction]] = set()
+
+
 class FlowDetector:
     """Inspection state of one flow. Not thread-safe: one flow is driven by one task."""
 
@@ -248,9 +270,10 @@ class FlowDetector:
         self._pending: tuple[set[int], set[int]] = (set(), set())
         self._last_packet: list[Any] = [None, None]
         self._gapped = [False, False]
+        self._always: list[tuple[int, ...] | None] = [None, None]
         self._app = AppSession(flow.proto, flow.dst_port) if flow.proto in ("tcp", "udp") else None
-        self._tx_done: OrderedDict[int, tuple[Any, set[int]]] = OrderedDict()
-        self._last_app: dict | None = None
+        self._tx_state: OrderedDict[int, _TxState] = OrderedDict()
+        self._last_point: AppPoint | None = None
 
     # -- public events --------------------------------------------------------------------------
 
@@ -261,7 +284,7 @@ class FlowDetector:
     @property
     def app_record(self) -> dict | None:
         """The EVE app object (``{"http": {...}}``) of the latest transaction seen, if any."""
-        return self._last_app
+        return self._last_point.eve() if self._last_point is not None else None
 
     @property
     def inspecting(self) -> bool:
@@ -353,7 +376,10 @@ class FlowDetector:
         slot = engine.packet_slot
         if slot is None:
             return hits
-        candidates: list[int] = list(engine.packet_always.get(transport, ()))
+        always = self._always[d]
+        if always is None:
+            always = self._always[d] = self._indexed(engine.packet_index.get(transport), direction)
+        candidates: list[int] = list(always)
         if slot.database is not None and payload:
             rules_of = slot.rules_of
             for pid in slot.database.matched_ids(payload):
@@ -418,12 +444,26 @@ class FlowDetector:
             memo[hid] = ok
         return ok
 
+    def _indexed(self, index: HeaderIndex | None, direction: Direction) -> tuple[int, ...]:
+        """The rules of an address index whose header and direction fit this flow, in order."""
+        if index is None:
+            return ()
+        src, _, dst, _ = self._ends[int(direction)]
+        hids = set(index.candidates(src, dst))  # bidirectional headers are among the generic ones
+        dirs = self.engine.dirs
+        out: list[int] = []
+        for hid in hids:
+            for i in index.by_header[hid]:
+                if direction in dirs[i] and self._header_ok(i, direction):
+                    out.append(i)
+        return tuple(sorted(out))
+
     def _header_rules(self, direction: Direction, ts: float, hits: list[Hit]) -> None:
         d = int(direction)
         if self._header_done[d]:
             return
         self._header_done[d] = True
-        for i in self.engine.header_rules.get(self.tuple.proto, ()):
+        for i in self._indexed(self.engine.header_index.get(self.tuple.proto), direction):
             if self._match(i, direction, b"", stream=False):
                 self._fire(i, direction, ts, b"", False, None, None, hits)
                 if self.verdict is Verdict.PASS:
@@ -478,27 +518,43 @@ class FlowDetector:
         engine = self.engine
         tx = point.tx
         direction = point.direction
-        entry = self._tx_done.get(id(tx))
-        if entry is None or entry[0] is not tx:
-            entry = (tx, set())
-            self._tx_done[id(tx)] = entry
-            if len(self._tx_done) > 32:
-                self._tx_done.popitem(last=False)
-        done = entry[1]
-        self._last_app = point.eve()
+        final = point.final
+        state = self._tx_state.get(id(tx))
+        if state is None or state.tx is not tx:
+            state = self._tx_state[id(tx)] = _TxState(tx)
+            if len(self._tx_state) > 32:
+                self._tx_state.popitem(last=False)
+        done = state.done
+        self._last_point = point
         candidates: list[int] = [i for i in engine.app_always.get(point.proto, ()) if i not in done]
-        for slot in engine.app_slots.get(point.proto, ()):
-            for value in _values(tx, slot.name, _side(slot.name, direction)):
+        if state.deferred:
+            candidates.extend(state.deferred)
+        scanned = state.scanned
+        # Each buffer is scanned once per transaction and inspection direction, when it exists;
+        # bodies once they are complete.
+        for slot in engine.app_slots.get((point.proto, direction), ()):
+            name = slot.name
+            key = (name, direction)
+            if key in scanned or (not final and name in BODY_BUFFERS):
+                continue
+            values = _values(tx, name, _side(name, direction))
+            if not values:
+                continue
+            scanned.add(key)
+            for value in values:
                 candidates.extend(i for i in slot.candidates(value) if i not in done)
         if not candidates:
             return
         window = self._window[int(direction)]
+        dirs = engine.dirs
         for i in sorted(set(candidates)):
-            if direction not in engine.dirs[i]:
+            if direction not in dirs[i]:
                 continue
-            verdict = self._match_app(i, direction, tx, point.final, window)
+            verdict = self._match_app(i, direction, tx, final, window)
             if verdict is None:
-                continue  # a body buffer this rule needs is not final yet: inspect it later
+                state.deferred.add(i)  # a buffer it needs is not there or not final yet
+                continue
+            state.deferred.discard(i)
             done.add(i)
             if verdict:
                 self._fire(i, direction, ts, data, False, point.eve(), packet, hits)
@@ -506,9 +562,9 @@ class FlowDetector:
                     return
 
     def _match_app(self, i: int, direction: Direction, tx: Any, final: bool, window: bytearray) -> bool | None:
-        sig = self.engine.signatures[i]
-        if not final and any(b.name in BODY_BUFFERS for b in sig.buffers):
+        if not final and self.engine.needs_body[i]:
             return None
+        sig = self.engine.signatures[i]
         if not self._header_ok(i, direction) or not self._conditions(sig, direction, True, None):
             return False
         for b in sig.buffers:  # a buffer the transaction does not have yet (the TLS certificate
@@ -576,7 +632,7 @@ class FlowDetector:
         if not alert:
             return
         hits.append(Hit(sig, direction, ts, sig.action, self.app_proto, payload[:PAYLOAD_EXCERPT], stream,
-                        app if app is not None else self._last_app, packet))
+                        app if app is not None else self.app_record, packet))
 
 
 def _side(name: str, direction: Direction) -> Direction:
