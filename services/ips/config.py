@@ -161,11 +161,17 @@ class EngineTable:
         self.generation = 0
         self.last_error: str | None = None
 
-    def rebuild(self, listeners: Iterable[IpsListener]) -> dict[EngineKey, BuiltEngine]:
-        """Build every engine the listeners need, then swap; on error keep the old table and raise."""
+    def rebuild(self, listeners: Iterable[IpsListener], *, reuse: bool = False) -> dict[EngineKey, BuiltEngine]:
+        """Build every engine the listeners need, then swap; on error keep the old table and raise.
+
+        ``reuse``: keep the engines whose packs and variables did not change (a control-plane
+        snapshot that only moved a listener or switched its mode rebuilds nothing); SIGHUP and
+        POST /reload rebuild everything, re-reading the packs from disk.
+        """
         keys = {EngineKey.of(lst) for lst in listeners}
         try:
-            fresh = {key: self._build(key) for key in sorted(keys, key=repr)}
+            fresh = {key: (self.engines[key] if reuse and key in self.engines else self._build(key))
+                     for key in sorted(keys, key=repr)}
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PackError) else str(exc)
             raise

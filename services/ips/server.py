@@ -9,6 +9,12 @@ worker from the on-disk cache (``--cache-dir``).
 SIGHUP or ``POST /reload`` on the admin port re-reads the tenancy and the rule packs, builds new
 engines aside and swaps them in; connections already open finish on the engine they began with.
 A reload that fails (unreadable pack, bad tenancy) changes nothing and answers 422 with the error.
+
+With ``--control-url`` the listeners come from the control plane instead of a file: each worker
+follows its versioned snapshots (``services.control.follower``), builds what changed aside and
+reconciles its listeners (new ones opened, removed ones closed, mode and upstream applied to new
+connections), and reports each outcome back; a snapshot whose engines fail to build is reported
+and the previous listeners and engines keep serving.
 """
 
 from __future__ import annotations
@@ -55,10 +61,14 @@ class IpsService:
         self.reuse_port = reuse_port
         self.listeners: dict[tuple[str, str, str], Listener] = {}
         self._reload_lock = asyncio.Lock()
+        self.controlled: Tenancy | None = None  # the last control-plane snapshot applied
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def _wanted(self) -> list[IpsListener]:
         if self.static_listeners is not None:
             return list(self.static_listeners)
+        if self.controlled is not None:
+            return self.controlled.ips_listeners
         assert self.tenancy_path is not None
         tenancy: Tenancy = load_tenancy(self.tenancy_path)
         return tenancy.ips_listeners
@@ -88,6 +98,27 @@ class IpsService:
                 log.error("reload rejected, previous rules keep serving: %s", exc)
                 raise
             await self._reconcile(wanted)
+
+    def apply_snapshot(self, tenancy: Tenancy, version: int) -> None:
+        """The follower's ``apply`` (runs in a worker thread): build aside, then reconcile."""
+        assert self.loop is not None
+        asyncio.run_coroutine_threadsafe(self._apply_snapshot(tenancy, version), self.loop).result()
+
+    async def _apply_snapshot(self, tenancy: Tenancy, version: int) -> None:
+        async with self._reload_lock:
+            wanted = tenancy.ips_listeners
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(None, lambda: self.engines.rebuild(wanted if self.inspect else [], reuse=True))
+            except Exception as exc:
+                self.metrics.reload_failures.inc()
+                log.error("snapshot v%d rejected, previous rules keep serving: %s", version, exc)
+                raise
+            self.metrics.generation.set(self.engines.generation)
+            await self._reconcile(wanted)
+            self.controlled = tenancy
+            log.info("control-plane snapshot v%d applied: %d listeners, engine generation %d", version,
+                     len(self.listeners), self.engines.generation)
 
     async def _reconcile(self, wanted: list[IpsListener]) -> None:
         by_id = {(s.tenant_id, s.vpc_id, s.name): s for s in wanted}
@@ -177,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="secchain ips run", description="secchain IPS: inline L4 proxy")
     p.add_argument("--config", "--tenancy", dest="tenancy", type=Path,
                    help="tenancy YAML (ips_listeners of VPCs with firewall.ips: true)")
+    p.add_argument("--control-url", help="follow the control plane's snapshots instead of --config, "
+                   "e.g. http://127.0.0.1:8000")
+    p.add_argument("--control-key-file", type=Path,
+                   help="the data-plane API key for --control-url (or SECCHAIN_CONTROL_KEY)")
+    p.add_argument("--control-wait", type=int, default=10, help=argparse.SUPPRESS)
     p.add_argument("--listen", type=_host_port, help="one listener without a tenancy file, e.g. 127.0.0.1:9000")
     p.add_argument("--upstream", type=_host_port, help="with --listen: where to relay, e.g. 127.0.0.1:8081")
     p.add_argument("--mode", choices=("detect", "prevent"), default="prevent", help="with --listen")
@@ -230,8 +266,8 @@ async def serve(args: argparse.Namespace) -> None:
                               listen_host=args.listen[0], listen_port=args.listen[1],
                               upstream_host=args.upstream[0], upstream_port=args.upstream[1], mode=args.mode,
                               rulesets=())]
-    elif args.tenancy is None:
-        raise SystemExit("give --config TENANCY.yaml or --listen HOST:PORT --upstream HOST:PORT")
+    elif args.tenancy is None and args.control_url is None:
+        raise SystemExit("give --config TENANCY.yaml, --control-url URL or --listen HOST:PORT --upstream HOST:PORT")
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     engines = EngineTable(args.rules_root, args.cache_dir,
                           rule_files=expand_rule_paths(args.rules) if args.rules else None,
@@ -239,7 +275,17 @@ async def serve(args: argparse.Namespace) -> None:
     service = IpsService(tenancy_path=args.tenancy, engines=engines, observer=observer, registry=registry,
                          sink=producer, eve=eve, inspect=not args.no_inspection, static_listeners=static,
                          reuse_port=args.workers > 1)
-    await service.start()  # at start a bad configuration is fatal: better than relaying uninspected
+    service.loop = asyncio.get_running_loop()
+    follower_task = None
+    if args.control_url and static is None:
+        from services.control.follower import SnapshotFollower, read_control_key
+
+        follower = SnapshotFollower(args.control_url, read_control_key(args.control_key_file), instance=observer,
+                                    service="ips", apply=service.apply_snapshot, wait=args.control_wait,
+                                    cache_path=args.cache_dir / f"control-snapshot-ips-{index}.json")
+        follower_task = asyncio.create_task(follower.run())  # /readyz says 503 until the first snapshot
+    else:
+        await service.start()  # at start a bad configuration is fatal: better than relaying uninspected
     admin = web.AppRunner(make_admin_app(service), access_log=None, handle_signals=False)
     await admin.setup()
     await web.TCPSite(admin, args.admin_host, args.admin_port, reuse_port=args.workers > 1).start()
@@ -262,6 +308,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     await stop.wait()
     log.info("IPS worker %d stopping", index)
+    if follower_task is not None:
+        follower_task.cancel()
     for lst in service.listeners.values():
         if lst.server is not None:
             lst.server.close()
