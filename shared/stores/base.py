@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from shared.stores.groups import AlertGroups, GroupField
 from shared.stores.model import AlertQuery, AlertStats, BulkResult, SearchPage
+from shared.stores.triage import TriageChange
 
 
 class AuditStore(ABC):
@@ -37,13 +39,25 @@ class AuditStore(ABC):
         (its size, cursor and sort are ignored). ``interval`` None picks one for ~100 buckets."""
 
     @abstractmethod
+    def groups(self, query: AlertQuery, by: Sequence[GroupField], *, size: int = 100) -> AlertGroups:
+        """The ``size`` largest groups of alerts matching ``query`` that share the values of ``by``,
+        with count and first/last seen (see :mod:`shared.stores.groups`)."""
+
+    @abstractmethod
+    def triage(self, event_id: str, tenant_ids: tuple[str, ...] | None,
+               change: TriageChange) -> dict[str, Any] | None:
+        """Apply ``change`` to the alert (see :mod:`shared.stores.triage`) and return the updated
+        document, visible to search on return; None if no such alert in ``tenant_ids``. Two
+        concurrent changes both land in the history, neither is lost."""
+
+    @abstractmethod
     def get(self, event_id: str, tenant_ids: tuple[str, ...] | None) -> dict[str, Any] | None:
         """The alert with this event id if it belongs to one of ``tenant_ids`` (None: any)."""
 
     @abstractmethod
-    def delete_older_than(self, cutoff: datetime, tenant_id: str | None = None) -> int:
-        """Retention: delete alerts with ``@timestamp < cutoff`` (of one tenant, or all); returns
-        how many were deleted."""
+    def delete_older_than(self, cutoff: datetime, tenant_id: str | None = None, vpc_id: str | None = None) -> int:
+        """Retention: delete alerts with ``@timestamp < cutoff`` (of one tenant, or all; with
+        ``vpc_id``, only that VPC's alerts of that tenant); returns how many were deleted."""
 
     @abstractmethod
     def refresh(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.stores.model import to_ms
 from shared.stores.netaddr import canonical_ip, ip_key
+from shared.stores.triage import status_of
 
 # Fields covered by the free-text parameter ``q``. The OpenSearch mapping gives each a ``text``
 # (sub-)field and the SQLite FTS5 table a column of its own, so in both a phrase matches inside
@@ -51,6 +52,8 @@ class Extracted:
     vpc_id: str | None
     service_name: str | None
     trace_id: str | None
+    flow_id: str | None
+    triage_status: str
     text: tuple[str | None, ...]  # one value per FREE_TEXT_FIELDS entry
 
 
@@ -141,5 +144,7 @@ def extract(doc: Any) -> Extracted:
         vpc_id=_optional_str(doc, "vpc", "id"),
         service_name=_optional_str(doc, "service", "name"),
         trace_id=_optional_str(doc, "trace", "id"),
+        flow_id=_optional_str(doc, "flow", "id"),
+        triage_status=status_of(doc),
         text=free_text(doc),
     )

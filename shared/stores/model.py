@@ -24,6 +24,9 @@ from shared.stores.netaddr import normalise_ip_filter
 
 MAX_SIZE = 1000
 SORTS = ("desc", "asc")
+# Triage status of an alert. An alert nobody has looked at yet is "open" (stores treat a missing
+# ``triage`` object as open), as in EveBox's inbox / escalated / archived workflow.
+TRIAGE_STATUSES = ("open", "acknowledged", "closed")
 _CURSOR_VERSION = 1
 _ID_FILTER = re.compile(r"^[A-Za-z0-9._:@/-]{1,128}$")
 
@@ -92,9 +95,14 @@ class AlertQuery:
     vpc_id: str | None = None
     service_name: str | None = None
     trace_id: str | None = None
+    flow_id: str | None = None
+    status: str | None = None
     size: int = 50
     cursor: str | None = None
     sort: str = "desc"
+    # False skips counting every match: an export pages through millions of hits and needs no
+    # total, and counting them once per page would cost more than reading the page.
+    with_total: bool = True
     _terms: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
     _after: SortKey | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -123,6 +131,10 @@ class AlertQuery:
             raise QueryParamError("severity", f"must be an integer from 1 to 4, got {self.severity!r}")
         if self.rule_id is not None and not 1 <= len(self.rule_id) <= 64:
             raise QueryParamError("rule_id", "must be 1 to 64 characters")
+        if self.status is not None and self.status not in TRIAGE_STATUSES:
+            raise QueryParamError("status", f"must be one of {', '.join(TRIAGE_STATUSES)}, got {self.status!r}")
+        if self.flow_id is not None and not 1 <= len(self.flow_id) <= 64:
+            raise QueryParamError("flow_id", "must be 1 to 64 characters")
         for name in ("vpc_id", "trace_id"):
             value = getattr(self, name)
             if value is not None and not _ID_FILTER.match(value):
@@ -158,8 +170,10 @@ class AlertQuery:
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
+    """``total`` is None when the query asked for no count (``with_total=False``)."""
+
     hits: list[dict[str, Any]]
-    total: int
+    total: int | None
     next_cursor: str | None
 
 
@@ -173,6 +187,7 @@ class AlertStats:
     top_sources: list[dict[str, Any]]
     histogram: list[dict[str, Any]]
     interval: str
+    top_targets: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -30,6 +30,11 @@ def ip_key(addr: IPAddress) -> bytes:
     return addr.packed
 
 
+def ip_from_key(key: bytes) -> str:
+    """The canonical text of an address from its :func:`ip_key` (IPv4 for ``::ffff:a.b.c.d``)."""
+    return str(canonical_ip(str(ipaddress.IPv6Address(key))))
+
+
 def normalise_ip_filter(value: str) -> str:
     """An address or CIDR block in canonical form (host bits of a block are cleared)."""
     text = value.strip()

@@ -44,10 +44,14 @@ from opensearchpy.exceptions import TransportError
 from shared.stores.base import AuditStore
 from shared.stores.documents import DocumentError, event_id_of, extract
 from shared.stores.errors import StoreError, StoreUnavailable
+from shared.stores.groups import AlertGroups, GroupField
 from shared.stores.histogram import fill, needs_data_bounds, plan
-from shared.stores.model import AlertQuery, AlertStats, BulkResult, SearchPage, SortKey, encode_cursor, to_ms
+from shared.stores.model import (TRIAGE_STATUSES, AlertQuery, AlertStats, BulkResult, SearchPage, SortKey,
+                                 encode_cursor, ms_to_rfc3339, to_ms)
 from shared.stores.opensearch_layout import (ALL_INDICES, FREE_TEXT_QUERY_FIELDS, INDEX_TEMPLATE, TEMPLATE_NAME,
-                                             index_name, parse_index_name, tenant_pattern, tenant_token)
+                                             TRIAGE_MAPPING, index_name, parse_index_name, tenant_pattern,
+                                             tenant_token)
+from shared.stores.triage import TriageChange, next_triage
 
 T = TypeVar("T")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -56,7 +60,7 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _MAX_PATTERNS = 40
 _FILTERS = (("module", "event.module"), ("action", "event.action"), ("rule_id", "rule.id"),
             ("severity", "event.severity"), ("vpc_id", "vpc.id"), ("service_name", "service.name"),
-            ("trace_id", "trace.id"), ("source_ip", "source.ip"))
+            ("trace_id", "trace.id"), ("flow_id", "flow.id"), ("source_ip", "source.ip"))
 # Documents per _bulk request: a few MB, inside OpenSearch's recommended 5-15 MB per request.
 _BULK_CHUNK = 1000
 _SEARCH_OPTIONS = {"ignore_unavailable": "true", "allow_no_indices": "true", "expand_wildcards": "open"}
@@ -107,6 +111,10 @@ class OpenSearchStore(AuditStore):
     def ensure_ready(self) -> None:
         self._call("putting index template", self.client.indices.put_index_template,
                    name=TEMPLATE_NAME, body=INDEX_TEMPLATE)
+        # Adding fields to a mapping is allowed on live indices; the ones made from an older
+        # template would otherwise not index triage and the status filter would miss them.
+        self._call("putting triage mapping", self.client.indices.put_mapping, index=ALL_INDICES,
+                   body={"properties": {"triage": TRIAGE_MAPPING}}, params=_SEARCH_OPTIONS)
 
     def bulk_index(self, docs: Sequence[dict[str, Any]]) -> BulkResult:
         """Sent in chunks of _BULK_CHUNK. If a later chunk raises StoreUnavailable, the earlier
@@ -160,7 +168,7 @@ class OpenSearchStore(AuditStore):
             "sort": [{"@timestamp": {"order": order}}, {"event.id": {"order": order}},
                      {"tenant.id": {"order": order}}],
             "size": query.size + 1,
-            "track_total_hits": True,
+            "track_total_hits": query.with_total,
         }
         if query.after is not None:
             body["search_after"] = query.after.as_list()
@@ -173,8 +181,8 @@ class OpenSearchStore(AuditStore):
         if more:
             ts_ms, event_id, tenant_id = hits[-1]["sort"]
             cursor = encode_cursor(SortKey(int(ts_ms), event_id, tenant_id), order)
-        return SearchPage(hits=[h["_source"] for h in hits], total=response["hits"]["total"]["value"],
-                          next_cursor=cursor)
+        total = response["hits"]["total"]["value"] if query.with_total else None
+        return SearchPage(hits=[h["_source"] for h in hits], total=total, next_cursor=cursor)
 
     def stats(self, query: AlertQuery, *, top: int = 10, interval: str | None = None) -> AlertStats:
         index = self._indices(query.tenant_ids) if query.tenant_ids != () else None
@@ -185,6 +193,8 @@ class OpenSearchStore(AuditStore):
                       "aggs": {"latest": {"top_hits": {"size": 1, "sort": [{"@timestamp": {"order": "desc"}}],
                                                        "_source": {"includes": ["rule.name"]}}}}},
             "sources": {"terms": {"field": "source.ip", "size": top, "shard_size": max(100, top * 5),
+                                  "order": bucket_order}},
+            "targets": {"terms": {"field": "service.name", "size": top, "shard_size": max(100, top * 5),
                                   "order": bucket_order}},
             "first": {"min": {"field": "@timestamp"}},
             "last": {"max": {"field": "@timestamp"}},
@@ -203,6 +213,8 @@ class OpenSearchStore(AuditStore):
         ]
         top_sources = [{"source_ip": b["key"], "count": b["doc_count"]}
                        for b in found.get("sources", {}).get("buckets", [])]
+        top_targets = [{"service_name": b["key"], "count": b["doc_count"]}
+                       for b in found.get("targets", {}).get("buckets", [])]
         data_min = _ms(found.get("first", {}).get("value"))
         data_max = _ms(found.get("last", {}).get("value"))
         chosen = plan(query.from_ms, query.until_ms,
@@ -220,23 +232,96 @@ class OpenSearchStore(AuditStore):
             histogram = fill(counts, first, last, step)
             interval = name
         return AlertStats(total=total, top_rules=top_rules, top_sources=top_sources, histogram=histogram,
-                          interval=interval or "")
+                          interval=interval or "", top_targets=top_targets)
+
+    def groups(self, query: AlertQuery, by: Sequence[GroupField], *, size: int = 100) -> AlertGroups:
+        names = tuple(f.name for f in by)
+        if query.tenant_ids == () or not by:
+            return AlertGroups(by=names, groups=[])
+        sub: dict[str, Any] = {"first": {"min": {"field": "@timestamp"}}, "last": {"max": {"field": "@timestamp"}}}
+        if "rule" in names:
+            sub["latest"] = {"top_hits": {"size": 1, "sort": [{"@timestamp": {"order": "desc"}}],
+                                          "_source": {"includes": ["rule.name"]}}}
+        order = [{"_count": "desc"}, {"_key": "asc"}]
+        shard_size = max(100, size * 5)
+        if len(by) == 1:
+            agg: dict[str, Any] = {"terms": {"field": by[0].field, "size": size, "shard_size": shard_size,
+                                             "order": order}}
+        else:
+            # multi_terms (OpenSearch 2.1+) ranks the combinations by count, which composite cannot.
+            agg = {"multi_terms": {"terms": [{"field": f.field} for f in by], "size": size,
+                                   "shard_size": shard_size, "order": order}}
+        agg["aggs"] = sub
+        response = self._call("groups", self.client.search, index=self._indices(query.tenant_ids),
+                              params=_SEARCH_OPTIONS,
+                              body={"size": 0, "query": self._query(query), "aggs": {"groups": agg}})
+        groups: list[dict[str, Any]] = []
+        for bucket in response.get("aggregations", {}).get("groups", {}).get("buckets", []):
+            values = bucket["key"] if len(by) > 1 else [bucket["key"]]
+            key = {f.key: _group_value(f, v) for f, v in zip(by, values)}
+            group: dict[str, Any] = {"key": key, "count": bucket["doc_count"],
+                                     "first_seen": ms_to_rfc3339(int(bucket["first"]["value"])),
+                                     "last_seen": ms_to_rfc3339(int(bucket["last"]["value"]))}
+            if "rule" in names:
+                latest = bucket["latest"]["hits"]["hits"]
+                group["rule_name"] = (latest[0]["_source"].get("rule") or {}).get("name") if latest else None
+            groups.append(group)
+        return AlertGroups(by=names, groups=groups)
+
+    def triage(self, event_id: str, tenant_ids: tuple[str, ...] | None,
+               change: TriageChange) -> dict[str, Any] | None:
+        if tenant_ids is not None and not tenant_ids:
+            return None
+        for _ in range(self._retries + 3):
+            hit = self._find(event_id, tenant_ids, seq_no=True)
+            if hit is None:
+                return None
+            doc = hit["_source"]
+            triage = next_triage(doc, change)
+            # Optimistic concurrency: if another analyst changed the alert since it was read, the
+            # update is refused (409) and re-done on the new version, so no transition is lost.
+            # refresh=wait_for: the analyst's next list view must already show the new status.
+            updated = self._call("triage", self._update_if_unchanged, index=hit["_index"], id=hit["_id"],
+                                 body={"doc": {"triage": triage}},
+                                 params={"if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"],
+                                         "refresh": "wait_for"})
+            if updated:
+                return {**doc, "triage": triage}
+        raise StoreUnavailable(f"OpenSearch triage of {event_id}: the alert kept changing under concurrent updates")
+
+    def _update_if_unchanged(self, **kwargs: Any) -> bool:
+        try:
+            self.client.update(**kwargs)
+        except TransportError as exc:
+            if exc.status_code == 409:
+                return False
+            raise
+        return True
 
     def get(self, event_id: str, tenant_ids: tuple[str, ...] | None) -> dict[str, Any] | None:
         if tenant_ids is not None and not tenant_ids:
             return None
+        hit = self._find(event_id, tenant_ids)
+        return None if hit is None else hit["_source"]
+
+    def _find(self, event_id: str, tenant_ids: tuple[str, ...] | None, *, seq_no: bool = False) -> dict[str, Any] | None:
         filters: list[dict[str, Any]] = [{"term": {"event.id": event_id}}]
         if tenant_ids is not None:
             filters.append({"terms": {"tenant.id": list(tenant_ids)}})
+        body: dict[str, Any] = {"size": 1, "query": {"bool": {"filter": filters}},
+                                "sort": [{"@timestamp": {"order": "asc"}}, {"tenant.id": {"order": "asc"}}]}
+        if seq_no:
+            body["seq_no_primary_term"] = True
         response = self._call("get", self.client.search, index=self._indices(tenant_ids), params=_SEARCH_OPTIONS,
-                              body={"size": 1, "query": {"bool": {"filter": filters}},
-                                    "sort": [{"@timestamp": {"order": "asc"}}, {"tenant.id": {"order": "asc"}}]})
+                              body=body)
         hits = response["hits"]["hits"]
-        return hits[0]["_source"] if hits else None
+        return hits[0] if hits else None
 
-    def delete_older_than(self, cutoff: datetime, tenant_id: str | None = None) -> int:
+    def delete_older_than(self, cutoff: datetime, tenant_id: str | None = None, vpc_id: str | None = None) -> int:
         if cutoff.utcoffset() is None:
             raise ValueError("cutoff must be a timezone-aware datetime")
+        if vpc_id is not None and tenant_id is None:
+            raise ValueError("vpc_id needs tenant_id: VPC ids are unique only within a tenant")
         cutoff_day = cutoff.astimezone(timezone.utc).date()
         pattern = ALL_INDICES if tenant_id is None else tenant_pattern(tenant_id)
         token = None if tenant_id is None else tenant_token(tenant_id)
@@ -248,7 +333,17 @@ class OpenSearchStore(AuditStore):
             if parsed is None or (token is not None and parsed[0] != token):
                 continue
             day = parsed[1]
-            if day < cutoff_day:
+            if vpc_id is not None:
+                if day > cutoff_day:
+                    continue
+                # A tenant's day index holds every VPC's alerts: delete only this VPC's by query.
+                done = self._call("retention delete_by_query", self.client.delete_by_query, index=row["index"],
+                                  body={"query": {"bool": {"filter": [
+                                      {"term": {"vpc.id": vpc_id}},
+                                      {"range": {"@timestamp": {"lt": to_ms(cutoff), "format": "epoch_millis"}}}]}}},
+                                  params={"conflicts": "proceed", "refresh": "true"})
+                deleted += done.get("deleted", 0)
+            elif day < cutoff_day:
                 # Every alert in a day index has its @timestamp on that day: the whole index is
                 # older than the cutoff, and deleting it is far cheaper than delete-by-query.
                 count = self._call("counting", self.client.count, index=row["index"])["count"]
@@ -303,7 +398,20 @@ class OpenSearchStore(AuditStore):
                 filters.append({"term": {field: value}})
         for term in query.terms:
             filters.append({"multi_match": {"query": term, "type": "phrase", "fields": list(FREE_TEXT_QUERY_FIELDS)}})
+        if query.status == "open":
+            # An alert never triaged has no triage object at all: "open" is "not acknowledged or closed".
+            closed = [s for s in TRIAGE_STATUSES if s != "open"]
+            return {"bool": {"filter": filters, "must_not": [{"terms": {"triage.status": closed}}]}}
+        if query.status is not None:
+            filters.append({"term": {"triage.status": query.status}})
         return {"bool": {"filter": filters}}
+
+
+def _group_value(field: GroupField, value: Any) -> Any:
+    # multi_terms renders every key as a string; severity is a number in SQLite's answer and ours.
+    if field.name == "severity":
+        return int(value)
+    return value
 
 
 def _ms(value: Any) -> int | None:

@@ -66,6 +66,14 @@ def _text_with_keyword() -> dict[str, object]:
     return {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}}
 
 
+# Written by the API (shared.stores.triage), never by a producer. Also put on existing indices by
+# ensure_ready: indices created before the console existed got the older template.
+TRIAGE_MAPPING: dict[str, object] = {"properties": {
+    "status": {"type": "keyword"}, "by": {"type": "keyword"}, "at": {"type": "date"},
+    "comment": {"type": "text"},
+    "history": {"properties": {"status": {"type": "keyword"}, "by": {"type": "keyword"}, "at": {"type": "date"},
+                               "comment": {"type": "text"}}}}}
+
 # Explicit mappings for every field of alert.schema.json. ``dynamic: false`` keeps an unknown
 # field in _source without indexing it: a schema addition can never make bulk requests fail with
 # mapping conflicts before this template is updated.
@@ -99,6 +107,7 @@ MAPPINGS: dict[str, object] = {
         "flow": {"properties": {"id": {"type": "keyword"}}},
         "trace": {"properties": {"id": {"type": "keyword"}}},
         "observer": {"properties": {"name": {"type": "keyword"}}},
+        "triage": TRIAGE_MAPPING,
     },
 }
 
@@ -112,5 +121,5 @@ INDEX_TEMPLATE: dict[str, object] = {
         "settings": {"index": {"number_of_shards": 1}},
         "mappings": MAPPINGS,
     },
-    "_meta": {"owner": "secchain", "schema_version": 1},
+    "_meta": {"owner": "secchain", "schema_version": 2},
 }

@@ -16,17 +16,35 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from shared.stores.errors import QueryParamError
+from shared.stores.groups import MAX_GROUPS, GroupField, parse_group_by
 from shared.stores.histogram import interval_ms
 from shared.stores.model import MAX_SIZE, AlertQuery
 
 SEARCH_PARAMS = frozenset({"q", "from", "to", "module", "action", "rule_id", "source_ip", "severity", "vpc_id",
-                           "service_name", "trace_id", "size", "cursor", "sort"})
-STATS_PARAMS = (SEARCH_PARAMS - {"size", "cursor", "sort"}) | {"interval", "top"}
+                           "service_name", "trace_id", "flow_id", "status", "size", "cursor", "sort"})
+FILTER_PARAMS = SEARCH_PARAMS - {"size", "cursor", "sort"}
+STATS_PARAMS = FILTER_PARAMS | {"interval", "top"}
+GROUPS_PARAMS = FILTER_PARAMS | {"by", "size"}
+EXPORT_PARAMS = FILTER_PARAMS | {"format", "sort"}
+EXPORT_FORMATS = ("csv", "ndjson")
 MAX_TOP = 100
 _RELATIVE = re.compile(r"^now(?:([+-])([0-9]{1,6})([smhdw]))?$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SPACE_OFFSET = re.compile(r"^(.*T[0-9:.]+) ([0-9]{2}:[0-9]{2})$")
 _RFC3339 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupsRequest:
+    query: AlertQuery
+    by: tuple[GroupField, ...]
+    size: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    query: AlertQuery
+    format: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +100,11 @@ def _single(params: Mapping[str, str], allowed: frozenset[str], endpoint: str) -
     return values
 
 
-def _query(values: dict[str, str], tenant_ids: tuple[str, ...] | None, now: datetime | None) -> AlertQuery:
-    kwargs: dict[str, Any] = {}
-    for name in ("module", "action", "rule_id", "source_ip", "vpc_id", "service_name", "trace_id", "cursor", "sort"):
+def _query(values: dict[str, str], tenant_ids: tuple[str, ...] | None, now: datetime | None,
+           **extra: Any) -> AlertQuery:
+    kwargs: dict[str, Any] = dict(extra)
+    for name in ("module", "action", "rule_id", "source_ip", "vpc_id", "service_name", "trace_id", "flow_id",
+                 "status", "cursor", "sort"):
         if name in values:
             if not values[name].strip():
                 raise QueryParamError(name, "is empty")
@@ -120,3 +140,29 @@ def parse_stats_query(params: Mapping[str, str], tenant_ids: tuple[str, ...] | N
         interval_ms(interval)
     top = _int("top", values["top"], 1, MAX_TOP) if "top" in values else 10
     return StatsRequest(query=query, top=top, interval=interval)
+
+
+def parse_groups_query(params: Mapping[str, str], tenant_ids: tuple[str, ...] | None, *,
+                       now: datetime | None = None) -> GroupsRequest:
+    """Parameters of ``GET /v1/alerts/groups``: the search filters plus ``by`` (default
+    ``rule,source``) and ``size`` (how many groups, largest first)."""
+    values = _single(params, GROUPS_PARAMS, "/v1/alerts/groups")
+    size = _int("size", values.pop("size"), 1, MAX_GROUPS) if "size" in values else 100
+    by = parse_group_by(values.pop("by", "rule,source"))
+    return GroupsRequest(query=_query(values, tenant_ids, now), by=by, size=size)
+
+
+def parse_export_query(params: Mapping[str, str], tenant_ids: tuple[str, ...] | None, *,
+                       now: datetime | None = None) -> ExportRequest:
+    """Parameters of ``GET /v1/alerts/export``: the search filters, ``sort`` and ``format``
+    (csv or ndjson). Relative times are resolved once, here, so a long export covers a fixed
+    window instead of one that slides while it streams; a missing ``to`` is now."""
+    values = _single(params, EXPORT_PARAMS, "/v1/alerts/export")
+    fmt = values.pop("format", "ndjson").strip().lower()
+    if fmt not in EXPORT_FORMATS:
+        raise QueryParamError("format", f"must be one of {', '.join(EXPORT_FORMATS)}, got {fmt!r}")
+    now = now or datetime.now(timezone.utc)
+    # Without an end, an ascending export would chase alerts arriving while it streams.
+    extra: dict[str, Any] = {} if "to" in values else {"time_to": now}
+    query = _query(values, tenant_ids, now, size=MAX_SIZE, with_total=False, **extra)
+    return ExportRequest(query=query, format=fmt)

@@ -33,12 +33,14 @@ from typing import Any
 from shared.stores.base import AuditStore
 from shared.stores.documents import FREE_TEXT_COLUMNS, DocumentError, event_id_of, extract
 from shared.stores.errors import StoreError, StoreUnavailable
+from shared.stores.groups import AlertGroups, GroupField
 from shared.stores.histogram import fill, needs_data_bounds, plan
 from shared.stores.model import (AlertQuery, AlertStats, BulkResult, SearchPage, SortKey, encode_cursor,
-                                 to_ms)
-from shared.stores.netaddr import ip_filter_range
+                                 ms_to_rfc3339, to_ms)
+from shared.stores.triage import TriageChange, next_triage
+from shared.stores.netaddr import ip_filter_range, ip_from_key
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY,
@@ -55,6 +57,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     vpc_id TEXT,
     service_name TEXT,
     trace_id TEXT,
+    flow_id TEXT,
+    triage_status TEXT NOT NULL DEFAULT 'open',
     doc TEXT NOT NULL,
     UNIQUE (tenant_id, event_id)
 );
@@ -64,15 +68,32 @@ CREATE INDEX IF NOT EXISTS alerts_tenant_rule ON alerts (tenant_id, rule_id, ts)
 CREATE INDEX IF NOT EXISTS alerts_tenant_source ON alerts (tenant_id, source_ip_key, ts);
 CREATE INDEX IF NOT EXISTS alerts_event ON alerts (event_id);
 CREATE INDEX IF NOT EXISTS alerts_trace ON alerts (trace_id) WHERE trace_id IS NOT NULL;
+{v2_indexes}
 CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5({columns}, tokenize = 'unicode61 remove_diacritics 2');
+"""
+# Version 2 (the SOC console): triage status and flow id columns, and indexes for the console's
+# views: the status filter, top targets and grouping by rule and source. The two "facets" indexes
+# hold every column the overview aggregates, so over a time range (one tenant's or everyone's) its
+# GROUP BYs are index-only scans that never visit the table rows and their JSON documents.
+_V2_COLUMNS = ("ALTER TABLE alerts ADD COLUMN flow_id TEXT",
+               "ALTER TABLE alerts ADD COLUMN triage_status TEXT NOT NULL DEFAULT 'open'")
+_V2_INDEXES = """
+CREATE INDEX IF NOT EXISTS alerts_tenant_status ON alerts (tenant_id, triage_status, ts);
+CREATE INDEX IF NOT EXISTS alerts_tenant_service ON alerts (tenant_id, service_name, ts);
+CREATE INDEX IF NOT EXISTS alerts_tenant_rule_source ON alerts (tenant_id, rule_id, source_ip_key, ts);
+CREATE INDEX IF NOT EXISTS alerts_flow ON alerts (flow_id) WHERE flow_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS alerts_tenant_ts_facets ON alerts (tenant_id, ts, rule_id, source_ip_key, service_name);
+CREATE INDEX IF NOT EXISTS alerts_ts_facets ON alerts (ts, tenant_id, rule_id, source_ip_key, service_name);
+CREATE INDEX IF NOT EXISTS alerts_rule_ts ON alerts (rule_id, ts);
 """
 _INSERT_FTS = (f"INSERT INTO alerts_fts (rowid, {', '.join(FREE_TEXT_COLUMNS)})"
                f" VALUES (?{', ?' * len(FREE_TEXT_COLUMNS)})")
 _INSERT = (
     "INSERT OR IGNORE INTO alerts (tenant_id, event_id, ts, module, action, severity, rule_id, rule_name,"
-    " source_ip, source_ip_key, vpc_id, service_name, trace_id, doc) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " source_ip, source_ip_key, vpc_id, service_name, trace_id, flow_id, triage_status, doc)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-_EQUALITY_FILTERS = ("module", "action", "rule_id", "severity", "vpc_id", "service_name", "trace_id")
+_EQUALITY_FILTERS = ("module", "action", "rule_id", "severity", "vpc_id", "service_name", "trace_id", "flow_id")
 _DELETE_BATCH = 5000
 # SQLite reports these when the database is busy, missing or out of space: transient for callers.
 _TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "database or disk is full", "readonly")
@@ -161,7 +182,13 @@ class SqliteStore(AuditStore):
             if version > SCHEMA_VERSION:
                 raise StoreError(f"SQLite store {self.path}: schema version {version} is newer than this "
                                  f"code ({SCHEMA_VERSION}); upgrade secchain")
-            for statement in _SCHEMA.format(columns=", ".join(FREE_TEXT_COLUMNS)).split(";"):
+            if version == 1:
+                for statement in _V2_COLUMNS:
+                    conn.execute(statement)
+                conn.execute("UPDATE alerts SET flow_id = json_extract(doc, '$.flow.id'),"
+                             " triage_status = coalesce(json_extract(doc, '$.triage.status'), 'open')")
+            schema = _SCHEMA.format(columns=", ".join(FREE_TEXT_COLUMNS), v2_indexes=_V2_INDEXES)
+            for statement in schema.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -183,7 +210,7 @@ class SqliteStore(AuditStore):
             for ex, body in rows:
                 cur = conn.execute(_INSERT, (ex.tenant_id, ex.event_id, ex.ts_ms, ex.module, ex.action, ex.severity,
                                              ex.rule_id, ex.rule_name, ex.source_ip, ex.source_ip_key, ex.vpc_id,
-                                             ex.service_name, ex.trace_id, body))
+                                             ex.service_name, ex.trace_id, ex.flow_id, ex.triage_status, body))
                 if cur.rowcount == 1:
                     conn.execute(_INSERT_FTS, (cur.lastrowid, *ex.text))
                     result.indexed += 1
@@ -201,7 +228,9 @@ class SqliteStore(AuditStore):
             page_where.append(f"(ts, event_id, tenant_id) {'<' if query.sort == 'desc' else '>'} (?, ?, ?)")
             page_args += query.after.as_list()
         with self._read("search") as conn:
-            total = conn.execute(f"SELECT COUNT(*) FROM alerts {self._sql(where)}", args).fetchone()[0]
+            total = None
+            if query.with_total:
+                total = conn.execute(f"SELECT COUNT(*) FROM alerts {self._sql(where)}", args).fetchone()[0]
             rows = conn.execute(
                 f"SELECT doc, ts, event_id, tenant_id FROM alerts {self._sql(page_where)}"
                 f" ORDER BY ts {direction}, event_id {direction}, tenant_id {direction} LIMIT ?",
@@ -218,21 +247,29 @@ class SqliteStore(AuditStore):
         with self._read("stats") as conn:
             total, data_min, data_max = conn.execute(
                 f"SELECT COUNT(*), MIN(ts), MAX(ts) FROM alerts {sql_where}", args).fetchone()
-            # SQLite takes a bare column in an aggregate query from the row that gave MAX(): the
-            # rule name reported is the one of the rule's most recent alert.
+            # Aggregates read only indexed columns (an index-only scan); the rule name and the
+            # address text come afterwards for the few winners, since reading them per row would
+            # visit every matching table row and its JSON document.
             top_rules = [
-                {"rule_id": rule_id, "rule_name": name, "count": count}
-                for rule_id, count, _, name in conn.execute(
-                    f"SELECT rule_id, COUNT(*) AS n, MAX(ts), rule_name FROM alerts {sql_where}"
-                    " GROUP BY rule_id ORDER BY n DESC, rule_id ASC LIMIT ?", [*args, top])
+                {"rule_id": rule_id, "rule_name": self._latest_rule_name(conn, where, args, rule_id), "count": count}
+                for rule_id, count in conn.execute(
+                    f"SELECT rule_id, COUNT(*) AS n FROM alerts {sql_where}"
+                    " GROUP BY rule_id ORDER BY n DESC, rule_id ASC LIMIT ?", [*args, top]).fetchall()
             ]
             source_where = self._sql([*where, "source_ip_key IS NOT NULL"])
             # Ties sort by address bytes, as OpenSearch orders ip terms, not by their text.
             top_sources = [
-                {"source_ip": ip, "count": count}
-                for _, count, ip in conn.execute(
-                    f"SELECT source_ip_key, COUNT(*) AS n, MAX(source_ip) FROM alerts {source_where}"
+                {"source_ip": ip_from_key(key), "count": count}
+                for key, count in conn.execute(
+                    f"SELECT source_ip_key, COUNT(*) AS n FROM alerts {source_where}"
                     " GROUP BY source_ip_key ORDER BY n DESC, source_ip_key ASC LIMIT ?", [*args, top])
+            ]
+            target_where = self._sql([*where, "service_name IS NOT NULL"])
+            top_targets = [
+                {"service_name": name, "count": count}
+                for name, count in conn.execute(
+                    f"SELECT service_name, COUNT(*) AS n FROM alerts {target_where}"
+                    " GROUP BY service_name ORDER BY n DESC, service_name ASC LIMIT ?", [*args, top])
             ]
             now_ms = to_ms(datetime.now(timezone.utc))
             chosen = plan(query.from_ms, query.until_ms,
@@ -247,7 +284,55 @@ class SqliteStore(AuditStore):
                 histogram = fill(counts, first, last, step)
                 interval = name
         return AlertStats(total=total, top_rules=top_rules, top_sources=top_sources, histogram=histogram,
-                          interval=interval or "")
+                          interval=interval or "", top_targets=top_targets)
+
+    def groups(self, query: AlertQuery, by: Sequence[GroupField], *, size: int = 100) -> AlertGroups:
+        names = tuple(f.name for f in by)
+        if query.tenant_ids == () or not by:
+            return AlertGroups(by=names, groups=[])
+        where, args = self._where(query)
+        # Group on the address key, not its text, so that ties order as OpenSearch orders ip terms.
+        columns = ["source_ip_key" if f.column == "source_ip" else f.column for f in by]
+        shown = columns
+        group_where = self._sql([*where, *(f"{c} IS NOT NULL" for c in columns)])
+        with self._read("groups") as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(shown)}, COUNT(*) AS n, MIN(ts), MAX(ts) FROM alerts {group_where}"
+                f" GROUP BY {', '.join(columns)} ORDER BY n DESC, {', '.join(f'{c} ASC' for c in columns)} LIMIT ?",
+                [*args, size]).fetchall()
+            names_by_rule: dict[str, str | None] = {}
+            if "rule" in names:
+                for rule_id in {row[names.index("rule")] for row in rows}:
+                    names_by_rule[rule_id] = self._latest_rule_name(conn, where, args, rule_id)
+        groups: list[dict[str, Any]] = []
+        for row in rows:
+            key = {f.key: ip_from_key(row[i]) if f.column == "source_ip" else row[i] for i, f in enumerate(by)}
+            group: dict[str, Any] = {"key": key, "count": row[len(by)], "first_seen": ms_to_rfc3339(row[len(by) + 1]),
+                                     "last_seen": ms_to_rfc3339(row[len(by) + 2])}
+            if "rule" in names:
+                group["rule_name"] = names_by_rule.get(key["rule_id"])
+            groups.append(group)
+        return AlertGroups(by=names, groups=groups)
+
+    def triage(self, event_id: str, tenant_ids: tuple[str, ...] | None,
+               change: TriageChange) -> dict[str, Any] | None:
+        if tenant_ids is not None and not tenant_ids:
+            return None
+        sql, args = "SELECT id, doc FROM alerts WHERE event_id = ?", [event_id]
+        if tenant_ids is not None:
+            sql += f" AND tenant_id IN ({','.join('?' * len(tenant_ids))})"
+            args += list(tenant_ids)
+        # Read and write in one IMMEDIATE transaction: a concurrent change waits for this one and
+        # then appends to the history this one wrote.
+        with self._write("triage") as conn:
+            row = conn.execute(sql + " ORDER BY ts, tenant_id LIMIT 1", args).fetchone()
+            if row is None:
+                return None
+            doc = json.loads(row[1])
+            doc["triage"] = next_triage(doc, change)
+            conn.execute("UPDATE alerts SET doc = ?, triage_status = ? WHERE id = ?",
+                         (json.dumps(doc, ensure_ascii=False, separators=(",", ":")), change.status, row[0]))
+        return doc
 
     def get(self, event_id: str, tenant_ids: tuple[str, ...] | None) -> dict[str, Any] | None:
         if tenant_ids is not None and not tenant_ids:
@@ -260,12 +345,16 @@ class SqliteStore(AuditStore):
             row = conn.execute(sql + " ORDER BY ts, tenant_id LIMIT 1", args).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def delete_older_than(self, cutoff: datetime, tenant_id: str | None = None) -> int:
+    def delete_older_than(self, cutoff: datetime, tenant_id: str | None = None, vpc_id: str | None = None) -> int:
         if cutoff.utcoffset() is None:
             raise ValueError("cutoff must be a timezone-aware datetime")
+        if vpc_id is not None and tenant_id is None:
+            raise ValueError("vpc_id needs tenant_id: VPC ids are unique only within a tenant")
         sql, args = "SELECT id FROM alerts WHERE ts < ?", [to_ms(cutoff)]
         if tenant_id is not None:
             sql, args = sql + " AND tenant_id = ?", [*args, tenant_id]
+        if vpc_id is not None:
+            sql, args = sql + " AND vpc_id = ?", [*args, vpc_id]
         deleted = 0
         while True:
             # Short transactions: the indexer keeps writing while retention runs.
@@ -299,6 +388,14 @@ class SqliteStore(AuditStore):
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
 
+    def _latest_rule_name(self, conn: sqlite3.Connection, where: list[str], args: list[Any],
+                          rule_id: str) -> str | None:
+        """The name of the rule's most recent matching alert (a rule's msg can change between
+        rule set versions; the latest is what the analyst will see next)."""
+        found = conn.execute(f"SELECT rule_name FROM alerts {self._sql([*where, 'rule_id = ?'])}"
+                             " ORDER BY ts DESC LIMIT 1", [*args, rule_id]).fetchone()
+        return found[0] if found else None
+
     # -- query building ------------------------------------------------------------------------
     @staticmethod
     def _sql(where: list[str]) -> str:
@@ -322,6 +419,9 @@ class SqliteStore(AuditStore):
             if value is not None:
                 where.append(f"{name} = ?")
                 args.append(value)
+        if query.status is not None:
+            where.append("triage_status = ?")
+            args.append(query.status)
         if query.source_ip is not None:
             low, high = ip_filter_range(query.source_ip)
             if low == high:
