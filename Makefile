@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.secchain-installed
-APT_PACKAGES := docker-compose wrk modsecurity-crs nginx libnginx-mod-http-modsecurity clamav-daemon clamav
+APT_PACKAGES := docker-compose wrk modsecurity-crs nginx libnginx-mod-http-modsecurity clamav-daemon clamav chromium fonts-dejavu-core
 
 .PHONY: run test setup apt bench clean
 
@@ -20,6 +20,7 @@ bench: setup
 	$(PY) -m loadtest.bench_waf
 	$(PY) -m loadtest.bench_waf_crs
 	$(PY) -m loadtest.bench_av
+	$(PY) -m loadtest.bench_ips
 
 setup: apt $(STAMP)
 

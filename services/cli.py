@@ -28,6 +28,8 @@ def _up_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--indexer-port", type=int, default=8190)
     p.add_argument("--av-port", type=int, default=8090)
     p.add_argument("--clamd-port", type=int, default=3310)
+    p.add_argument("--ips-port", type=int, default=9000, help="the demo tenant's IPS listener")
+    p.add_argument("--ips-admin-port", type=int, default=9180)
     p.add_argument("--log-level", default="INFO")
 
 
@@ -39,18 +41,33 @@ def main(argv: list[str] | None = None) -> int:
     _up_parser(sub)
     for name, help_text in (("waf", "run the WAF; `secchain waf regress DIR` runs a CRS regression suite"), ("api", "run the audit search API"),
                             ("indexer", "run the audit indexer"), ("av", "run the antivirus scan service"),
-                            ("demo-upstream", "run the demo echo upstream")):
+                            ("demo-upstream", "run the demo echo upstream"),
+                            ("rules", "rule packs: lint, test, compile, publish, shadow, promote, rollback, diff-report"),
+                            ("ips", "run the inline IPS (`secchain ips run`) or replay a pcap (`secchain ips replay FILE`)")):
         sub.add_parser(name, help=help_text, add_help=False)
+    from services.control.cli import COMMANDS as CONTROL_COMMANDS
+
+    for name in CONTROL_COMMANDS:
+        sub.add_parser(name, help=f"control plane: {name} (over the API; --help for details)", add_help=False)
     if not argv:
         parser.print_help()
         return 2
     command, rest = argv[0], argv[1:]
+    if command in CONTROL_COMMANDS:
+        from services.control.cli import main as control_main
+        return control_main(argv)
     if command == "waf":
         if rest[:1] == ["regress"]:
             from services.waf.regress.cli import main as regress_main
             return regress_main(rest[1:])
         from services.waf.server import main as waf_main
         return waf_main(rest)
+    if command == "rules":
+        from services.packs.cli import main as rules_main
+        return rules_main(rest)
+    if command == "ips":
+        from services.ips.__main__ import main as ips_main
+        return ips_main(rest)
     if command == "api":
         from services.api.server import main as api_main
         return api_main(rest)

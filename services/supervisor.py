@@ -1,8 +1,8 @@
 """``secchain up``: the whole chain on one machine under one supervisor.
 
 Starts, in order, the local Kafka-protocol broker (unless ``--kafka`` names one), the demo
-upstream, the audit indexer, the API and the WAF, each as its own process that dies with the
-supervisor; waits until each answers ``/readyz``; prints the URLs, the demo keys and a curl line;
+upstream, the audit indexer, the API, the antivirus, the WAF and the IPS, each as its own process
+that dies with the supervisor; waits until each answers ``/readyz``; prints the URLs, the demo keys and a curl line;
 restarts a component that crashes (with back-off); and on Ctrl-C or SIGTERM stops everything,
 newest first, leaving no process behind.
 """
@@ -42,6 +42,8 @@ class Ports:
     indexer: int = 8190
     av: int = 8090
     clamd: int = 3310
+    ips: int = 9000
+    ips_admin: int = 9180
 
 
 @dataclass
@@ -61,7 +63,7 @@ class DemoKeys:
     analyst: str
 
 
-def write_demo_tenancy(path: Path, upstream_port: int) -> DemoKeys:
+def write_demo_tenancy(path: Path, upstream_port: int, ips_port: int = 9000) -> DemoKeys:
     """The demo tenant: one VPC, the site demo.local in prevent mode with our core pack, fresh keys."""
     keys = DemoKeys(*(f"sk_{secrets.token_urlsafe(24)}" for _ in range(3)))
     doc = {
@@ -70,7 +72,7 @@ def write_demo_tenancy(path: Path, upstream_port: int) -> DemoKeys:
             "name": "Demo department",
             "vpcs": [{
                 "id": "vpc-demo",
-                "firewall": {"waf": True, "ips": False, "av": True},
+                "firewall": {"waf": True, "ips": True, "av": True},
                 "sites": [{
                     "name": "demo-site",
                     "hosts": ["demo.local"],
@@ -78,6 +80,14 @@ def write_demo_tenancy(path: Path, upstream_port: int) -> DemoKeys:
                     "mode": "prevent",
                     "rulesets": ["core"],
                     "av_fail_policy": "closed",
+                }],
+                "ips_listeners": [{
+                    "name": "demo-tcp",
+                    "listen": f"127.0.0.1:{ips_port}",
+                    "upstream": f"127.0.0.1:{upstream_port}",
+                    "mode": "prevent",
+                    "rulesets": ["core"],
+                    "vars": {"HOME_NET": "[127.0.0.0/8]", "EXTERNAL_NET": "any", "HTTP_PORTS": f"[80,8080,{ips_port}]"},
                 }],
             }],
         }],
@@ -95,8 +105,13 @@ def write_demo_tenancy(path: Path, upstream_port: int) -> DemoKeys:
 class Supervisor:
     def __init__(self, *, data_dir: Path, ports: Ports, tenancy: Path, store_url: str,
                  kafka: str | None = None, workers: int = 1, log_level: str = "INFO",
-                 demo_upstream: bool = True, rules_root: Path | None = None) -> None:
+                 demo_upstream: bool = True, rules_root: Path | None = None,
+                 ips_rules_root: Path | None = None, control_plane: bool = False) -> None:
         self.data_dir = data_dir
+        # control_plane: the API serves the control plane (data_dir/control.db), the demo tenant
+        # is made through it after the API is up, and the WAF follows its snapshots.
+        self.control_plane = control_plane
+        self.demo_keys: DemoKeys | None = None
         self.ports = ports
         self.tenancy = tenancy
         self.store_url = store_url
@@ -105,6 +120,7 @@ class Supervisor:
         self.log_level = log_level
         self.demo_upstream = demo_upstream
         self.rules_root = rules_root or REPO_ROOT / "rules" / "waf"
+        self.ips_rules_root = ips_rules_root or REPO_ROOT / "rules" / "ips"
         self.broker = None
         self.clamd = None
         self.components: list[Component] = []
@@ -128,7 +144,7 @@ class Supervisor:
             ready_url=f"http://127.0.0.1:{self.ports.indexer}/readyz"))
         specs.append(Component(
             "api",
-            py + ["services.api", "--port", str(self.ports.api), "--tenancy", str(self.tenancy),
+            py + ["services.api", "--port", str(self.ports.api)] + self._api_config() + [
                   "--store", self.store_url] + lvl,
             ready_url=f"http://127.0.0.1:{self.ports.api}/readyz"))
         specs.append(Component(
@@ -139,14 +155,46 @@ class Supervisor:
         specs.append(Component(
             "waf",
             py + ["services.waf", "--port", str(self.ports.waf), "--admin-port", str(self.ports.waf_admin),
-                  "--tenancy", str(self.tenancy), "--kafka", self.bootstrap,
+                  *self._dataplane_config(), "--kafka", self.bootstrap,
                   "--rules-root", str(self.rules_root),
                   "--spool-dir", str(self.data_dir / "spool" / "waf"),
                   "--cache-dir", str(self.data_dir / "cache" / "matching"),
                   "--av-url", f"http://127.0.0.1:{self.ports.av}",
+                  "--bundles-dir", str(self.data_dir / "bundles"),
+                  "--shadow-db", str(self.data_dir / "shadow" / "waf.db"),
                   "--workers", str(self.workers)] + lvl,
             ready_url=f"http://127.0.0.1:{self.ports.waf_admin}/readyz"))
+        specs.append(Component(
+            "ips",
+            py + ["services.ips", "run", *self._dataplane_config(), "--admin-port", str(self.ports.ips_admin),
+                  "--kafka", self.bootstrap, "--rules-root", str(self.ips_rules_root),
+                  "--spool-dir", str(self.data_dir / "spool" / "ips"),
+                  "--cache-dir", str(self.data_dir / "cache" / "matching"),
+                  "--eve", str(self.log_dir / "eve.json")] + lvl,
+            ready_url=f"http://127.0.0.1:{self.ports.ips_admin}/readyz"))
         return specs
+
+    def _api_config(self) -> list[str]:
+        if not self.control_plane:
+            return ["--tenancy", str(self.tenancy)]
+        return ["--control-db", f"sqlite:///{self.data_dir / 'control.db'}",
+                "--bootstrap-key-file", str(self.data_dir / "bootstrap.key")]
+
+    def _dataplane_config(self) -> list[str]:
+        """How a data-plane service (WAF, IPS) gets its configuration: a file, or the control plane."""
+        if not self.control_plane:
+            return ["--tenancy", str(self.tenancy)]
+        return ["--control-url", f"http://127.0.0.1:{self.ports.api}",
+                "--control-key-file", str(self.data_dir / "dataplane.key")]
+
+    def _seed_demo(self) -> None:
+        from services.control.seed import seed_demo
+
+        secrets_ = seed_demo(f"http://127.0.0.1:{self.ports.api}", (self.data_dir / "bootstrap.key").read_text().strip(),
+                             upstream_port=self.ports.upstream, ips_port=self.ports.ips,
+                             dataplane_key_file=self.data_dir / "dataplane.key", tenancy_export=self.tenancy)
+        self.demo_keys = DemoKeys(**secrets_)
+        log.info("demo tenant created through the control-plane API")
 
     def _spawn(self, comp: Component) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -197,6 +245,8 @@ class Supervisor:
                 self._spawn(comp)
                 self.components.append(comp)
                 self._wait_ready(comp, timeout)
+                if comp.name == "api" and self.control_plane and self.demo_keys is None:
+                    self._seed_demo()
                 log.info("%s ready", comp.name)
         except BaseException:
             self.stop()
@@ -247,8 +297,10 @@ def banner(sup: Supervisor, keys: DemoKeys | None) -> str:
         f"  WAF            http://127.0.0.1:{p.waf}/   (site demo.local -> demo upstream :{p.upstream})",
         f"  WAF admin      http://127.0.0.1:{p.waf_admin}/readyz  /metrics  POST /reload",
         f"  Audit API      http://127.0.0.1:{p.api}/v1/alerts",
+        f"  Control plane  http://127.0.0.1:{p.api}/v1/tenants   (OpenAPI /v1/openapi.json; CLI: secchain tenants|vpcs|sites ...)",
         f"  Indexer        http://127.0.0.1:{p.indexer}/metrics",
         f"  Antivirus      http://127.0.0.1:{p.av}/v1/scan   (clamd 127.0.0.1:{p.clamd}, YARA; uploads to demo.local)",
+        f"  IPS            tcp://127.0.0.1:{p.ips} -> demo upstream :{p.upstream}   (admin http://127.0.0.1:{p.ips_admin}/readyz, EVE {sup.log_dir}/eve.json)",
         f"  Kafka          {sup.bootstrap}",
         f"  Audit store    {sup.store_url}",
         f"  Logs           {sup.log_dir}/",
@@ -266,6 +318,7 @@ def banner(sup: Supervisor, keys: DemoKeys | None) -> str:
             f"  curl -i -H 'Host: demo.local' 'http://127.0.0.1:{p.waf}/hello?name=world'               # 200",
             f"  curl -i -H 'Host: demo.local' -F 'doc=@some-file.pdf' 'http://127.0.0.1:{p.waf}/upload'       # scanned",
             f"  curl -s -H 'Authorization: Bearer {keys.analyst}' 'http://127.0.0.1:{p.api}/v1/alerts?from=now-15m'",
+            f"  SECCHAIN_API_URL=http://127.0.0.1:{p.api} SECCHAIN_API_KEY={keys.tenant_admin} secchain sites list demo vpc-demo",
         ]
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
@@ -275,16 +328,17 @@ def run_up(args) -> int:
     data_dir = Path(args.data_dir).resolve()
     ports = Ports(api=args.api_port, waf=args.waf_port, waf_admin=args.waf_admin_port,
                   upstream=args.upstream_port, kafka=args.kafka_port, indexer=args.indexer_port,
-                  av=args.av_port, clamd=args.clamd_port)
-    keys = None
+                  av=args.av_port, clamd=args.clamd_port, ips=args.ips_port, ips_admin=args.ips_admin_port)
+    demo = not args.tenancy
     if args.tenancy:
         tenancy = Path(args.tenancy).resolve()
     else:
+        # A fresh demo control plane every run (new keys, as before); the tenancy file is the
+        # control plane's export, for the components that read a file.
         tenancy = data_dir / "tenancy.yaml"
-        keys = write_demo_tenancy(tenancy, ports.upstream)
-        keyfile = data_dir / "demo-keys.json"
-        keyfile.write_text(json.dumps(keys.__dict__, indent=2))
-        os.chmod(keyfile, 0o600)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for name in ("control.db", "control.db-wal", "control.db-shm", "bootstrap.key", "dataplane.key"):
+            (data_dir / name).unlink(missing_ok=True)
     if args.store == "opensearch":
         if not args.opensearch_url:
             print("--store opensearch needs --opensearch-url URL", file=sys.stderr)
@@ -293,7 +347,7 @@ def run_up(args) -> int:
     else:
         store_url = f"sqlite:///{data_dir / 'audit.db'}"
     sup = Supervisor(data_dir=data_dir, ports=ports, tenancy=tenancy, store_url=store_url,
-                     kafka=args.kafka, workers=args.workers, log_level=args.log_level)
+                     kafka=args.kafka, workers=args.workers, log_level=args.log_level, control_plane=demo)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -305,6 +359,11 @@ def run_up(args) -> int:
     started = time.monotonic()
     try:
         sup.start()
+        keys = sup.demo_keys
+        if keys is not None:
+            keyfile = data_dir / "demo-keys.json"
+            keyfile.write_text(json.dumps(keys.__dict__, indent=2))
+            os.chmod(keyfile, 0o600)
         print(banner(sup, keys) + f"\n(started in {time.monotonic() - started:.1f} s)", flush=True)
         while not stopping:
             time.sleep(0.5)

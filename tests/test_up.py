@@ -47,7 +47,8 @@ def alive(pid: int) -> bool:
 
 
 def test_up_runs_the_chain_and_stops_cleanly(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("api", "waf", "waf-admin", "upstream", "kafka", "indexer", "av", "clamd")}
+    ports = {name: free_port() for name in ("api", "waf", "waf-admin", "upstream", "kafka", "indexer", "av", "clamd",
+                                             "ips", "ips-admin")}
     cmd = [sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path), "--workers", "2"]
     for name, port in ports.items():
         cmd += [f"--{name}-port", str(port)]

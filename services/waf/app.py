@@ -65,6 +65,7 @@ class WafState:
     av_client: Any = None  # services.av.client.AvClient, for sites with antivirus on
     av_url: str | None = None
     av_timeout: float = 30.0
+    shadow: Any = None  # services.packs.shadow.ShadowEvaluator, for sites with a shadow pack version
 
     def __post_init__(self) -> None:
         self.metrics = WafMetrics(self.registry)
@@ -226,6 +227,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
     status: int | None = None
     blocked = False
     outcome = "forwarded"
+    shadow_body = b""
     try:
         t0 = time.perf_counter()
         version = f"HTTP/{request.version.major}.{request.version.minor}"
@@ -244,7 +246,7 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             if buffered is None:
                 status, outcome = 413, "too_large"
                 return _error_response(413, "Request body too large", request_id)
-            body = buffered
+            body = shadow_body = buffered
         else:
             # Body access Off: phase 2 runs without the body, which streams to the upstream.
             body = BodyStream(request, site.max_body_bytes)
@@ -324,6 +326,24 @@ async def proxy_handler(request: web.Request) -> web.StreamResponse:
             state.metrics.alerts.labels(site.name, docs[0]["event"]["action"]).inc(len(docs))
         state.metrics.requests.labels(site.name, outcome).inc()
         state.metrics.latency.labels(site.name).observe(time.perf_counter() - started)
+        if policy.shadow is not None and state.shadow is not None:
+            _submit_shadow(state, policy, request, raw_headers, shadow_body, request_id, client_ip, client_port)
+
+
+def _submit_shadow(state: WafState, policy: SitePolicy, request: web.Request, raw_headers: list[tuple[str, str]],
+                   body: bytes, request_id: str, client_ip: str, client_port: int | None) -> None:
+    """Queue the request for the candidate pack (services.packs.shadow); never delays or fails it."""
+    from services.packs.shadow import ShadowJob
+
+    try:
+        state.shadow.submit(ShadowJob(
+            tenant=policy.site.tenant_id, site=policy.site.name, active_label=policy.ruleset_label,
+            candidate_label=policy.shadow_label or "", active=policy.ruleset, candidate=policy.shadow,
+            request_id=request_id, method=request.method, target=request.raw_path,
+            version=f"HTTP/{request.version.major}.{request.version.minor}", headers=raw_headers, body=body,
+            client_ip=client_ip, client_port=client_port or 0, at=time.time()))
+    except Exception:  # noqa: BLE001 - shadow evaluation is an experiment; the request is already answered
+        log.exception("shadow submission failed for request %s", request_id)
 
 
 def _write_match_log(state: WafState, tx: Any, facts: RequestFacts, status: int | None, blocked: bool) -> None:

@@ -68,6 +68,85 @@ class SitePolicy:
     site: Site
     ruleset: Any  # services.waf.engine.RuleSet (immutable)
     ruleset_label: str
+    # ``shadow: core@1.3.0``: the site's rule sets with that pack version in place of the active
+    # one, evaluated after the response without acting (services.packs.shadow)
+    shadow: Any = None
+    shadow_label: str | None = None
+
+
+def shadow_rulesets(rulesets: tuple[str, ...], candidate: str) -> tuple[str, ...]:
+    """The site's packs with the candidate in place of the same pack (appended if absent)."""
+    name = candidate.partition("@")[0]
+    if any(r.partition("@")[0] == name for r in rulesets):
+        return tuple(candidate if r.partition("@")[0] == name else r for r in rulesets)
+    return (*rulesets, candidate)
+
+
+def fetch_bundle(bundles_dir: Path, ref: str, control_url: str, key: str) -> None:
+    """Fetch a published version's bundle from the control plane into ``bundles_dir`` (by hash).
+
+    A WAF on another machine than the control plane has no shared bundles folder: it asks the
+    registry which hash the version was published with, downloads that bundle, and keeps it only
+    if its files hash to that name (shared.packs.publish.unpack_archive), then indexes it.
+    """
+    import base64
+    import json
+    import urllib.error
+    import urllib.request
+
+    from shared.packs.bundle import write_index
+    from shared.packs.publish import unpack_archive
+
+    name, _, version = ref.partition("@")
+
+    def get(path: str) -> dict[str, Any]:
+        req = urllib.request.Request(control_url.rstrip("/") + path, headers={"Authorization": f"Bearer {key}"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise PackError(f"waf pack {ref}: the control plane answered HTTP {exc.code} to {path}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise PackError(f"waf pack {ref}: cannot fetch {path} from {control_url}: {exc}") from None
+
+    sha = get(f"/v1/packs/waf/{name}/versions/{version}")["sha256"]
+    archive = get(f"/v1/packs/bundles/{sha}")["archive"]
+    unpack_archive(base64.b64decode(archive), bundles_dir, sha)
+    write_index(bundles_dir, "waf", name, version, sha)
+    log.info("fetched bundle %s of waf pack %s from the control plane", sha[:12], ref)
+
+
+def load_pinned_pack(bundles_dir: Path, ref: str, cache_dir: Path | None,
+                     source: tuple[str, str] | None = None) -> Pack:
+    """``core@1.2.0``: the published bundle's rule files, its compiled databases seeded into the cache.
+
+    The bundle is found by the hash its version was published with and re-hashed before use
+    (shared.packs.bundle); copying its Hyperscan databases into the matching cache makes the load
+    a cache hit instead of a compile, which is what lets a re-pin take effect in well under 2 s.
+    """
+    from shared.packs.bundle import BundleError, resolve_pin
+
+    from shared.packs.bundle import index_path
+
+    name, _, version = ref.partition("@")
+    if source is not None and not index_path(bundles_dir, "waf", name, version).exists():
+        try:
+            fetch_bundle(bundles_dir, ref, *source)
+        except BundleError as exc:
+            raise PackError(f"waf pack {ref}: {exc}") from exc
+    try:
+        bundle = resolve_pin(bundles_dir, "waf", ref)
+    except BundleError as exc:
+        raise PackError(str(exc)) from exc
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for db in bundle.hsdb_dir.glob("*.hsdb"):
+            dest = cache_dir / db.name
+            if not dest.exists():
+                tmp = dest.with_name(f".{db.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(db.read_bytes())
+                tmp.replace(dest)
+    return Pack(name=bundle.meta["name"], version=bundle.meta["version"], files=tuple(bundle.rule_files()))
 
 
 CRS_PACK = "crs"
@@ -146,6 +225,36 @@ def exclusion_text(exclusions: tuple[Exclusion, ...]) -> tuple[str, str]:
     return (head + "\n".join(before) + "\n" if before else "", head + "\n".join(after) + "\n" if after else "")
 
 
+IP_LIST_DENY_ID, IP_LIST_ALLOW_ID = 1192001, 1192002
+
+
+def ip_list_text(allow: tuple[str, ...], deny: tuple[str, ...]) -> str:
+    """A site's IP allow and deny lists as the first phase-1 rules of its rule set.
+
+    Written as rules rather than checked in the proxy so a listed address is logged and alerted
+    like any rule match, and so detect mode only reports it (as AWS WAF's count action does).
+    The networks were canonicalised by the tenancy parser, so nothing else reaches the SecLang.
+    """
+    rules = []
+    if deny:
+        rules.append(f'SecRule REMOTE_ADDR "@ipMatch {",".join(deny)}" "id:{IP_LIST_DENY_ID},phase:1,deny,status:403,'
+                     "log,msg:'Source address on the site deny list',tag:'secchain/ip-deny',severity:'WARNING'\"")
+    if allow:
+        rules.append(f'SecRule REMOTE_ADDR "!@ipMatch {",".join(allow)}" "id:{IP_LIST_ALLOW_ID},phase:1,deny,status:403,'
+                     "log,msg:'Source address not on the site allow list',tag:'secchain/ip-allow',severity:'WARNING'\"")
+    if not rules:
+        return ""
+    return "# Generated by secchain from the site's IP allow and deny lists; not part of any pack.\n" + "\n".join(rules) + "\n"
+
+
+def _file_stamp(path: Path) -> tuple[str, int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), -1, -1)  # missing: the build reports it
+    return (str(path), st.st_mtime_ns, st.st_size)
+
+
 def _generated(work_dir: Path, stem: str, text: str) -> Path:
     """A generated rule file, content-addressed so concurrent workers write the same bytes."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -161,12 +270,22 @@ class PolicyStore:
     """Immutable snapshot of every site's compiled policy; ``reload`` swaps it in one assignment."""
 
     def __init__(self, rules_root: Path, cache_dir: Path | None = None, *,
-                 crs_root: Path = DEFAULT_CRS_ROOT, crs_setup: Path = DEFAULT_CRS_SETUP) -> None:
+                 crs_root: Path = DEFAULT_CRS_ROOT, crs_setup: Path = DEFAULT_CRS_SETUP,
+                 bundles_dir: Path | None = None) -> None:
         self.rules_root = rules_root
+        # published pack versions (core@1.2.0), see shared.packs.bundle
+        self.bundles_dir = bundles_dir or Path(os.environ.get("SECCHAIN_BUNDLES_DIR", "var/bundles"))
+        # (control-plane URL, data-plane key): where pinned bundles missing here are fetched from
+        self.bundle_source: tuple[str, str] | None = None
         self.cache_dir = cache_dir
         self.crs_root = crs_root
         self.crs_setup = crs_setup
         self._snapshot: dict[str, SitePolicy] = {}
+        # Rule sets of the last successful build by (policy key, fingerprint of every rule file):
+        # a control-plane change that leaves a site's rules as they were (a mode switch, another
+        # site's change) reuses its compiled rule set instead of rebuilding it, so the change is
+        # live in milliseconds; a rule file edited on disk changes the fingerprint and rebuilds.
+        self._built: dict[tuple[Any, ...], tuple[Any, str]] = {}
         self._lock = threading.Lock()
         self.generation = 0
         self.last_error: str | None = None
@@ -175,45 +294,70 @@ class PolicyStore:
         return self._snapshot.get(site.name + "\0" + site.tenant_id)
 
     def build(self, tenancy: Tenancy) -> dict[str, SitePolicy]:
-        from services.waf.engine import RuleSet, load_ruleset
+        snapshot, _ = self._build(tenancy)
+        return snapshot
 
+    def _build(self, tenancy: Tenancy) -> tuple[dict[str, SitePolicy], dict[tuple[Any, ...], tuple[Any, str]]]:
         by_packs: dict[tuple[Any, ...], tuple[Any, str]] = {}
+        built: dict[tuple[Any, ...], tuple[Any, str]] = {}
         snapshot: dict[str, SitePolicy] = {}
         for site in tenancy.sites:
-            key = (site.rulesets, site.crs, site.exclusions)
-            if key not in by_packs:
-                work_dir = (self.cache_dir or Path("var/cache")) / "generated"
-                paths: list[Path] = []
-                crs_paths: list[Path] = []
-                labels: list[str] = []
-                before, after = exclusion_text(site.exclusions)
-                for name in site.rulesets:
-                    if name == CRS_PACK:
-                        assert site.crs is not None
-                        crs_paths = crs_files(site.crs, crs_root=self.crs_root, crs_setup=self.crs_setup,
-                                              work_dir=work_dir)
-                        paths += crs_paths
-                        labels.append(f"crs@{self._crs_version()}/pl{site.crs.paranoia_level}")
-                    else:
-                        pack = load_pack(self.rules_root, name)
-                        paths += pack.files
-                        labels.append(pack.label)
-                if paths and before:
-                    paths.insert(0, _generated(work_dir, "exclusions-before", before))
-                if paths and after:
-                    paths.append(_generated(work_dir, "exclusions-after", after))
-                if paths:
-                    # CRS is written for ModSecurity v2's reading of backslashes in quoted
-                    # arguments; our own packs use libmodsecurity v3's.
-                    ruleset = load_ruleset(paths, cache_dir=self.cache_dir, apache_escapes=crs_paths)
-                else:  # a site with no packs is a plain relay (still routed, limited and logged)
-                    ruleset = RuleSet.from_text("", source="<no packs>", cache_dir=self.cache_dir)
-                for notice in getattr(ruleset, "notices", ()):
-                    log.info("rules notice: %s", notice)
-                by_packs[key] = (ruleset, "+".join(labels))
-            ruleset, label = by_packs[key]
-            snapshot[site.name + "\0" + site.tenant_id] = SitePolicy(site, ruleset, label)
-        return snapshot
+            ruleset, label = self._ruleset_for(site.rulesets, site, by_packs, built)
+            shadow, shadow_label = None, None
+            if site.shadow:
+                try:
+                    shadow, shadow_label = self._ruleset_for(shadow_rulesets(site.rulesets, site.shadow), site,
+                                                             by_packs, built)
+                except Exception as exc:  # noqa: BLE001 - a broken candidate must not stop the active rules
+                    log.error("site %s: shadow %s not loaded, the site runs without it: %s", site.name, site.shadow, exc)
+            snapshot[site.name + "\0" + site.tenant_id] = SitePolicy(site, ruleset, label, shadow, shadow_label)
+        return snapshot, built
+
+    def _ruleset_for(self, rulesets: tuple[str, ...], site: Site, by_packs: dict[tuple[Any, ...], tuple[Any, str]],
+                     built: dict[tuple[Any, ...], tuple[Any, str]]) -> tuple[Any, str]:
+        from services.waf.engine import RuleSet, load_ruleset
+
+        key = (rulesets, site.crs, site.exclusions, site.ip_allow, site.ip_deny)
+        if key in by_packs:
+            return by_packs[key]
+        work_dir = (self.cache_dir or Path("var/cache")) / "generated"
+        paths: list[Path] = []
+        crs_paths: list[Path] = []
+        labels: list[str] = []
+        before, after = exclusion_text(site.exclusions)
+        for name in rulesets:
+            if name == CRS_PACK:
+                assert site.crs is not None
+                crs_paths = crs_files(site.crs, crs_root=self.crs_root, crs_setup=self.crs_setup,
+                                      work_dir=work_dir)
+                paths += crs_paths
+                labels.append(f"crs@{self._crs_version()}/pl{site.crs.paranoia_level}")
+            else:
+                pack = (load_pinned_pack(self.bundles_dir, name, self.cache_dir, self.bundle_source)
+                        if "@" in name else load_pack(self.rules_root, name))
+                paths += pack.files
+                labels.append(pack.label)
+        if paths and before:
+            paths.insert(0, _generated(work_dir, "exclusions-before", before))
+        if paths and after:
+            paths.append(_generated(work_dir, "exclusions-after", after))
+        ip_rules = ip_list_text(site.ip_allow, site.ip_deny)
+        if ip_rules:
+            paths.insert(0, _generated(work_dir, "ip-lists", ip_rules))
+        fingerprint = (key, tuple(_file_stamp(p) for p in paths))
+        if fingerprint in self._built:
+            by_packs[key] = built[fingerprint] = self._built[fingerprint]
+            return by_packs[key]
+        if paths:
+            # CRS is written for ModSecurity v2's reading of backslashes in quoted
+            # arguments; our own packs use libmodsecurity v3's.
+            ruleset = load_ruleset(paths, cache_dir=self.cache_dir, apache_escapes=crs_paths)
+        else:  # a site with no packs is a plain relay (still routed, limited and logged)
+            ruleset = RuleSet.from_text("", source="<no packs>", cache_dir=self.cache_dir)
+        for notice in getattr(ruleset, "notices", ()):
+            log.info("rules notice: %s", notice)
+        by_packs[key] = built[fingerprint] = (ruleset, "+".join(labels))
+        return by_packs[key]
 
     def _crs_version(self) -> str:
         # crs-setup.conf declares its version in SecAction 900990 (tx.crs_setup_version=334).
@@ -230,10 +374,10 @@ class PolicyStore:
         """Build aside and swap; on any error keep the previous snapshot and re-raise."""
         with self._lock:
             try:
-                snapshot = self.build(tenancy)
+                snapshot, built = self._build(tenancy)
             except Exception as exc:
                 self.last_error = str(exc)
                 raise
-            self._snapshot = snapshot
+            self._snapshot, self._built = snapshot, built
             self.generation += 1
             self.last_error = None

@@ -15,6 +15,14 @@ Loaded from a YAML file for now (the control plane will own it later). Example::
                 mode: prevent            # or detect
                 rulesets: [core]         # packs under rules/waf/
                 max_body_bytes: 10485760
+            auditing: {retention_days: 90}   # cloud auditing: alerts kept 90 days (omit: kept)
+            ips_listeners:               # inline IPS (TCP), active when firewall.ips is true
+              - name: demo-tcp
+                listen: 127.0.0.1:9000
+                upstream: 127.0.0.1:8081
+                mode: prevent            # or detect: drop/reject rules only alert
+                rulesets: [core]         # packs under rules/ips/
+                vars: {HOME_NET: "[127.0.0.0/8]"}
     api_keys:
       - id: demo-analyst
         tenant: demo                     # omitted for provider-admin
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +45,15 @@ from urllib.parse import urlsplit
 
 import yaml
 
-ROLES = ("provider-admin", "tenant-admin", "analyst")
+ROLES = ("provider-admin", "tenant-admin", "analyst", "rule-maintainer", "dataplane")
+# Roles of the provider's own staff and services: their keys belong to no tenant. ``dataplane`` is
+# the key WAF/IPS/AV instances use to fetch configuration snapshots from the control plane.
+PROVIDER_ROLES = ("provider-admin", "rule-maintainer", "dataplane")
 MODES = ("detect", "prevent")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# A pack in a site's rulesets: ``core`` (the working tree under rules/waf/) or ``core@1.2.0``, a
+# published version the WAF loads from its bundle (shared.packs).
+_PACK_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}(?:@(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)(?:[-+][0-9A-Za-z.+-]{1,64})?)?$")
 _HOST = re.compile(r"^[A-Za-z0-9*]([A-Za-z0-9.-]{0,252})$")
 
 
@@ -61,6 +76,9 @@ class Site:
     exclusions: tuple[Exclusion, ...] = ()
     antivirus: bool = False        # the VPC subscribes to antivirus (firewall.av)
     av_fail_policy: str = "closed"  # scanner down or slow: closed = 503, open = forward; both alert
+    shadow: str | None = None      # a published pack version evaluated beside the active one, never acting
+    ip_allow: tuple[str, ...] = ()  # CIDRs; when set, every other source address is denied
+    ip_deny: tuple[str, ...] = ()   # CIDRs denied
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +105,26 @@ class CrsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IpsListener:
+    """An inline IPS listener of a VPC: TCP accepted on ``listen`` is inspected, then relayed to
+    ``upstream``. ``variables`` overrides Suricata rule variables (``HOME_NET``, ``HTTP_PORTS``...)
+    for this listener's rules, as a suricata.yaml ``vars`` section would."""
+
+    name: str
+    tenant_id: str
+    vpc_id: str
+    listen_host: str
+    listen_port: int
+    upstream_host: str
+    upstream_port: int
+    mode: str = "prevent"
+    rulesets: tuple[str, ...] = ("core",)
+    variables: tuple[tuple[str, str], ...] = ()
+    connect_timeout: float = 10.0
+    idle_timeout: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
 class Vpc:
     id: str
     tenant_id: str
@@ -94,6 +132,8 @@ class Vpc:
     ips: bool = False
     av: bool = False
     sites: tuple[Site, ...] = ()
+    ips_listeners: tuple[IpsListener, ...] = ()
+    retention_days: int | None = None  # cloud auditing: alerts older than this are deleted (None: kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +171,11 @@ class Tenancy:
     @property
     def sites(self) -> list[Site]:
         return [s for t in self.tenants for v in t.vpcs for s in v.sites]
+
+    @property
+    def ips_listeners(self) -> list[IpsListener]:
+        """Listeners of the VPCs that have the IPS switched on (``firewall.ips: true``)."""
+        return [lst for t in self.tenants for v in t.vpcs if v.ips for lst in v.ips_listeners]
 
     def site_for_host(self, host: str | None) -> Site | None:
         """The site a ``Host`` header routes to (port stripped, case-insensitive)."""
@@ -226,6 +271,23 @@ def _exclusions(r: _Reader, value: Any, where: str) -> tuple[Exclusion, ...]:
     return tuple(out)
 
 
+def _cidrs(r: _Reader, value: Any, where: str) -> tuple[str, ...]:
+    """IP networks in canonical form (``10.1.2.3/8`` reads as ``10.0.0.0/8``), at most 1000."""
+    out = []
+    items = r.seq(value, where)
+    if len(items) > 1000:
+        raise r.fail(where, f"at most 1000 networks, got {len(items)}")
+    for i, item in enumerate(items):
+        try:
+            if not isinstance(item, str):
+                raise ValueError("not a string")
+            out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise r.fail(f"{where}[{i}]", f"expected an IP address or CIDR network such as 203.0.113.0/24, "
+                                          f"got {item!r}") from None
+    return tuple(out)
+
+
 def _crs_settings(r: _Reader, value: Any, where: str) -> CrsSettings:
     d = r.mapping(value, where)
     r.unknown(d, {"paranoia_level", "inbound_threshold", "outbound_threshold"}, where)
@@ -239,12 +301,76 @@ def _crs_settings(r: _Reader, value: Any, where: str) -> CrsSettings:
     return CrsSettings(**out)
 
 
+_VAR_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+_VAR_VALUE = re.compile(r"^[A-Za-z0-9_.:/!\[\], $-]{1,4096}$")
+
+
+def _host_port(r: _Reader, value: Any, where: str) -> tuple[str, int]:
+    """``127.0.0.1:9000`` or ``[::1]:9000``."""
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d{1,5})|([A-Za-z0-9.-]+):(\d{1,5})", value) if isinstance(value, str) else None
+    if m is None:
+        raise r.fail(where, f"expected HOST:PORT such as 127.0.0.1:9000, got {value!r}")
+    host = m.group(1) or m.group(3)
+    port = int(m.group(2) or m.group(4))
+    if not 0 < port < 65536:
+        raise r.fail(where, f"port out of range 1-65535 in {value!r}")
+    return host, port
+
+
+def _ips_listeners(r: _Reader, value: Any, where: str, tid: str, vid: str,
+                   seen: dict[tuple[str, int], str]) -> tuple[IpsListener, ...]:
+    out: list[IpsListener] = []
+    names: set[str] = set()
+    for i, e in enumerate(r.seq(value, where)):
+        ew = f"{where}[{i}]"
+        e = r.mapping(e, ew)
+        r.unknown(e, {"name", "listen", "upstream", "mode", "rulesets", "vars", "connect_timeout",
+                      "idle_timeout"}, ew)
+        name = r.ident(e, "name", ew)
+        if name in names:
+            raise r.fail(f"{ew}.name", f"duplicate listener name {name!r} in this VPC")
+        names.add(name)
+        listen = _host_port(r, e.get("listen"), f"{ew}.listen")
+        if listen in seen:
+            raise r.fail(f"{ew}.listen", f"{e['listen']} is already the listener {seen[listen]}")
+        seen[listen] = f"{tid}/{vid}/{name}"
+        upstream = _host_port(r, e.get("upstream"), f"{ew}.upstream")
+        mode = e.get("mode", "prevent")
+        if mode not in MODES:
+            raise r.fail(f"{ew}.mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
+        rulesets = r.seq(e.get("rulesets", ["core"]), f"{ew}.rulesets")
+        if not all(isinstance(x, str) and _ID.match(x) for x in rulesets):
+            raise r.fail(f"{ew}.rulesets", f"expected IPS pack names, got {rulesets!r}")
+        variables = []
+        for key, val in r.mapping(e.get("vars") or {}, f"{ew}.vars").items():
+            if not isinstance(key, str) or not _VAR_NAME.match(key):
+                raise r.fail(f"{ew}.vars", f"expected a rule variable name such as HOME_NET, got {key!r}")
+            if isinstance(val, list):
+                val = "[" + ",".join(str(x) for x in val) + "]"
+            if isinstance(val, int) and not isinstance(val, bool):
+                val = str(val)
+            if not isinstance(val, str) or not _VAR_VALUE.match(val):
+                raise r.fail(f"{ew}.vars.{key}", f"expected an address or port group, got {val!r}")
+            variables.append((key, val))
+        timeouts = {}
+        for key, default in (("connect_timeout", 10.0), ("idle_timeout", 600.0)):
+            t = e.get(key, default)
+            if not isinstance(t, (int, float)) or isinstance(t, bool) or t <= 0:
+                raise r.fail(f"{ew}.{key}", f"expected seconds > 0, got {t!r}")
+            timeouts[key] = float(t)
+        out.append(IpsListener(name=name, tenant_id=tid, vpc_id=vid, listen_host=listen[0], listen_port=listen[1],
+                               upstream_host=upstream[0], upstream_port=upstream[1], mode=mode,
+                               rulesets=tuple(rulesets), variables=tuple(variables), **timeouts))
+    return tuple(out)
+
+
 def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
     r = _Reader(source)
     root = r.mapping(data or {}, "(top)")
     r.unknown(root, {"tenants", "api_keys"}, "(top)")
     tenants: list[Tenant] = []
     hosts_seen: dict[str, str] = {}
+    listens_seen: dict[tuple[str, int], str] = {}
     tenant_ids: set[str] = set()
     for ti, t in enumerate(r.seq(root.get("tenants"), "tenants")):
         tw = f"tenants[{ti}]"
@@ -258,8 +384,14 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
         for vi, v in enumerate(r.seq(t.get("vpcs"), f"{tw}.vpcs")):
             vw = f"{tw}.vpcs[{vi}]"
             v = r.mapping(v, vw)
-            r.unknown(v, {"id", "firewall", "sites"}, vw)
+            r.unknown(v, {"id", "firewall", "sites", "ips_listeners", "auditing"}, vw)
             vid = r.ident(v, "id", vw)
+            auditing = r.mapping(v.get("auditing") or {}, f"{vw}.auditing")
+            r.unknown(auditing, {"retention_days"}, f"{vw}.auditing")
+            retention = auditing.get("retention_days")
+            if retention is not None and (not isinstance(retention, int) or isinstance(retention, bool)
+                                          or not 1 <= retention <= 3650):
+                raise r.fail(f"{vw}.auditing.retention_days", f"expected whole days from 1 to 3650, got {retention!r}")
             fw = r.mapping(v.get("firewall") or {}, f"{vw}.firewall")
             r.unknown(fw, {"waf", "ips", "av"}, f"{vw}.firewall")
             flags = {}
@@ -273,7 +405,8 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
                 sw = f"{vw}.sites[{si}]"
                 s = r.mapping(s, sw)
                 r.unknown(s, {"name", "hosts", "upstream", "mode", "rulesets", "max_body_bytes",
-                              "upstream_timeout", "crs", "exclusions", "av_fail_policy"}, sw)
+                              "upstream_timeout", "crs", "exclusions", "av_fail_policy", "shadow",
+                              "ip_allow", "ip_deny"}, sw)
                 name = r.ident(s, "name", sw)
                 hosts = r.seq(s.get("hosts"), f"{sw}.hosts")
                 if not hosts:
@@ -292,8 +425,13 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
                 if mode not in MODES:
                     raise r.fail(f"{sw}.mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
                 rulesets = r.seq(s.get("rulesets", ["core"]), f"{sw}.rulesets")
-                if not all(isinstance(x, str) and _ID.match(x) for x in rulesets):
-                    raise r.fail(f"{sw}.rulesets", f"expected pack names, got {rulesets!r}")
+                if not all(isinstance(x, str) and _PACK_REF.match(x) for x in rulesets):
+                    raise r.fail(f"{sw}.rulesets", f"expected pack names (core, or core@1.2.0 for a published version), got {rulesets!r}")
+                if len({x.partition("@")[0] for x in rulesets}) != len(rulesets):
+                    raise r.fail(f"{sw}.rulesets", f"a pack may appear once, got {rulesets!r}")
+                shadow = s.get("shadow")
+                if shadow is not None and not (isinstance(shadow, str) and "@" in shadow and _PACK_REF.match(shadow)):
+                    raise r.fail(f"{sw}.shadow", f"expected a published pack version such as core@1.3.0, got {shadow!r}")
                 max_body = s.get("max_body_bytes", 10 * 1024 * 1024)
                 if not isinstance(max_body, int) or isinstance(max_body, bool) or max_body < 0:
                     raise r.fail(f"{sw}.max_body_bytes", f"expected a non-negative integer, got {max_body!r}")
@@ -306,12 +444,15 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
                 crs = None
                 if "crs" in rulesets or "crs" in s:
                     crs = _crs_settings(r, s.get("crs") or {}, f"{sw}.crs")
-                sites.append(Site(name=name, tenant_id=tid, vpc_id=vid, hosts=tuple(hosts),
+                ip_lists = {key: _cidrs(r, s.get(key), f"{sw}.{key}") for key in ("ip_allow", "ip_deny")}
+                sites.append(Site(name=name, tenant_id=tid, vpc_id=vid, hosts=tuple(hosts), **ip_lists,
                                   upstream=upstream.rstrip("/"), mode=mode, rulesets=tuple(rulesets),
                                   max_body_bytes=max_body, upstream_timeout=float(timeout), crs=crs,
                                   exclusions=_exclusions(r, s.get("exclusions"), f"{sw}.exclusions"),
-                                  antivirus=flags["av"], av_fail_policy=fail_policy))
-            vpcs.append(Vpc(id=vid, tenant_id=tid, sites=tuple(sites), **flags))
+                                  antivirus=flags["av"], av_fail_policy=fail_policy, shadow=shadow))
+            listeners = _ips_listeners(r, v.get("ips_listeners"), f"{vw}.ips_listeners", tid, vid, listens_seen)
+            vpcs.append(Vpc(id=vid, tenant_id=tid, sites=tuple(sites), ips_listeners=listeners,
+                            retention_days=retention, **flags))
         name = t.get("name", tid)
         if not isinstance(name, str):
             raise r.fail(f"{tw}.name", "expected a string")
@@ -330,9 +471,9 @@ def parse_tenancy(data: Any, source: str = "<tenancy>") -> Tenancy:
         if role not in ROLES:
             raise r.fail(f"{kw}.role", f"expected one of {', '.join(ROLES)}, got {role!r}")
         tenant = k.get("tenant")
-        if role == "provider-admin":
+        if role in PROVIDER_ROLES:
             if tenant is not None:
-                raise r.fail(f"{kw}.tenant", "a provider-admin key belongs to no tenant")
+                raise r.fail(f"{kw}.tenant", f"a {role} key belongs to no tenant")
         elif tenant not in tenant_ids:
             raise r.fail(f"{kw}.tenant", f"unknown tenant {tenant!r}")
         digest = k.get("sha256")

@@ -75,7 +75,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
     shutil.copytree(REPO / "rules" / "waf", rules_root)
     upstream = free_port()
     ports = Ports(api=free_port(), waf=free_port(), waf_admin=free_port(), upstream=upstream,
-                  kafka=free_port(), indexer=free_port(), av=free_port(), clamd=free_port())
+                  kafka=free_port(), indexer=free_port(), av=free_port(), clamd=free_port(),
+                  ips=free_port(), ips_admin=free_port())
     keys = {name: f"sk_test_{name}" for name in ("acme", "beta", "provider", "acme_admin")}
     tenancy = {
         "tenants": [

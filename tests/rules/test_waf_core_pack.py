@@ -14,14 +14,9 @@ import pytest
 import yaml
 
 from services.waf.engine import RuleSet, Transaction, load_ruleset
+from shared.packs.waf.cases import run_request
 
 PACK = Path(__file__).resolve().parents[2] / "rules" / "waf" / "core"
-DEFAULT_HEADERS = {
-    "Host": "demo.local",
-    "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
-    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-    "Accept-Language": "en-IE,en;q=0.9",
-}
 
 
 def _cases() -> list[Any]:
@@ -45,20 +40,7 @@ def ruleset() -> RuleSet:
 
 
 def _run(rs: RuleSet, request: dict[str, Any]) -> Transaction:
-    headers = dict(DEFAULT_HEADERS)
-    headers.update(request.get("headers") or {})
-    body = request.get("body", "")
-    if "content_type" in request:
-        headers["Content-Type"] = request["content_type"]
-    if body:
-        headers["Content-Length"] = str(len(body.encode()))
-    tx = rs.new_transaction(
-        client_ip="198.51.100.23", client_port=51515, server_ip="127.0.0.1", server_port=8080, unique_id="case"
-    )
-    tx.process_request_line(request.get("method", "GET"), request["uri"], "HTTP/1.1")
-    if tx.process_request_headers(list(headers.items())) is None:
-        tx.process_request_body(body.encode())
-    tx.process_logging()
+    tx = run_request(rs, request)  # the runner `secchain rules test` uses
     assert tx.errors == [], f"rule evaluation errors: {tx.errors}"
     return tx
 

@@ -1,0 +1,1 @@
+"""WAF (SecLang) packs: lint, test cases, bundle compilation."""
