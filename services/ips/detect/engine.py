@@ -562,22 +562,23 @@ class FlowDetector:
                     return
 
     def _match_app(self, i: int, direction: Direction, tx: Any, final: bool, window: bytearray) -> bool | None:
-        if not final and self.engine.needs_body[i]:
+        engine = self.engine
+        if not final and engine.needs_body[i]:
             return None
-        sig = self.engine.signatures[i]
+        sig = engine.signatures[i]
         if not self._header_ok(i, direction) or not self._conditions(sig, direction, True, None):
             return False
-        for b in sig.buffers:  # a buffer the transaction does not have yet (the TLS certificate
-            # after the ClientHello, the response of a request): inspect the rule at a later point
-            if b.name != PAYLOAD and not _values(tx, b.name, _side(b.name, direction)):
-                return None
-        ctx = InspectContext()
+        found: list[Sequence[bytes]] = []
         for b in sig.buffers:
             if b.name == PAYLOAD:
-                if not inspect_buffer(b, bytes(window), ctx):
-                    return False
+                found.append((bytes(window),))
                 continue
             values = _values(tx, b.name, _side(b.name, direction))
+            if not values:  # the transaction does not have it yet (the TLS certificate after the
+                return None  # ClientHello, the response of a request): inspect at a later point
+            found.append(values)
+        ctx = InspectContext()
+        for b, values in zip(sig.buffers, found):
             if len(values) == 1:
                 if not inspect_buffer(b, values[0], ctx):
                     return False
@@ -635,21 +636,21 @@ class FlowDetector:
                         app if app is not None else self.app_record, packet))
 
 
+_SIDES: dict[str, Direction] = {
+    **{name: Direction.TO_SERVER for name in REQUEST_ONLY},
+    **{name: Direction.TO_CLIENT for name in RESPONSE_ONLY},
+}
+
+
 def _side(name: str, direction: Direction) -> Direction:
-    if name in REQUEST_ONLY:
-        return Direction.TO_SERVER
-    if name in RESPONSE_ONLY:
-        return Direction.TO_CLIENT
-    return direction
+    """The side whose value a buffer reads: fixed for one-sided buffers, else the rule's direction."""
+    return _SIDES.get(name, direction)
 
 
 def _values(tx: Any, name: str, direction: Direction) -> Sequence[bytes]:
+    """A buffer's values: DNS and TLS transactions have multi-buffers (every dns.query, tls.certs)."""
     many = getattr(tx, "buffers", None)
     if many is not None:
-        try:
-            values = many(name, direction)
-        except TypeError:
-            values = many(name)
-        return [v for v in values if v is not None]
+        return [v for v in many(name) if v is not None]
     value = tx.buffer(name, direction)
     return () if value is None else (value,)
