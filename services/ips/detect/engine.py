@@ -44,6 +44,7 @@ from services.ips.detect.prefilter import PACKET_SLOT, STREAM_SLOT, Slot, build_
 from services.ips.detect.state import ThresholdTracker, XbitStore
 from services.ips.model import AppProto, Direction, FlowTuple
 from services.ips.signatures.inspect import InspectContext, inspect_buffer
+from services.ips.signatures.keywords.stream_size import StreamSize
 from services.ips.signatures.model import Signature
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,24 @@ class Hit:
     @property
     def key(self) -> tuple[int, int, int]:
         return (self.sig.gid, self.sig.sid, self.sig.rev)
+
+
+class _StreamSizeView:
+    """A packet as ``stream_size`` sees it: the packet's fields plus each side's sequence progress.
+
+    Suricata compares ``next_seq - isn`` of each side (detect-stream_size.c), which counts the SYN
+    as one byte; so do we: 1 + payload bytes sent so far, this packet included.
+    """
+
+    __slots__ = ("_packet", "stream_client_bytes", "stream_server_bytes")
+
+    def __init__(self, packet: Any, sent: list[int]) -> None:
+        self._packet = packet
+        self.stream_client_bytes = sent[0] + 1
+        self.stream_server_bytes = sent[1] + 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._packet, name)
 
 
 @dataclass(slots=True)
@@ -121,6 +140,7 @@ class DetectEngine:
         self.app_always = app_always
         self.app_slots = app_slots
         self.header_rules = header_rules
+        self.stream_size = any(isinstance(c, StreamSize) for s in sigs for c in s.packet_checks)
         self.needs_body = tuple(any(b.name in BODY_BUFFERS for b in s.buffers) for s in sigs)
         self.stats = stats
         self.stream_depth = stream_depth
@@ -270,6 +290,7 @@ class FlowDetector:
         self._pending: tuple[set[int], set[int]] = (set(), set())
         self._last_packet: list[Any] = [None, None]
         self._gapped = [False, False]
+        self._sent = [0, 0]  # TCP payload bytes per side (stream_size)
         self._always: list[tuple[int, ...] | None] = [None, None]
         self._app = AppSession(flow.proto, flow.dst_port) if flow.proto in ("tcp", "udp") else None
         self._tx_state: OrderedDict[int, _TxState] = OrderedDict()
@@ -360,9 +381,13 @@ class FlowDetector:
         if packet is None:
             packet = _PseudoPacket(payload, tcp_flags if tcp_flags is not None else 0x18)
         d = int(direction)
+        transport = self.tuple.proto
+        if transport == "tcp":
+            self._sent[d] += len(payload)
+            if self.engine.stream_size:
+                packet = _StreamSizeView(packet, self._sent)
         self._last_packet[d] = packet
         hits: list[Hit] = []
-        transport = self.tuple.proto
         if transport != "tcp":
             self._header_rules(direction, ts, hits)
             if self.verdict is Verdict.PASS:

@@ -178,3 +178,10 @@ def test_tls_rule_spanning_client_hello_and_certificate(backend: str) -> None:
     flight = record(22, server_hello() + handshake(11, vec(vec(make_cert(), 3), 3)), 0x0303)
     got = drive(eng, [(C2S, hello[:20]), (C2S, hello[20:]), (S2C, flight[:30]), (S2C, flight[30:])], flow=flow)
     assert sorted(got) == [(100, S2C), (101, C2S), (102, S2C)]
+
+
+def test_stream_size_counts_each_sides_progress(backend: str) -> None:
+    eng = engine(backend, 'alert tcp any any -> any any (flow:established,to_server; content:"HELO"; '
+                          'stream_size:server,<,5; sid:110;)')
+    assert drive(eng, [(C2S, b"HELO a\r\n")]) == [(110, C2S)]  # the server has sent nothing (its SYN: 1)
+    assert drive(eng, [(S2C, b"220 mail ready\r\n"), (C2S, b"HELO a\r\n")]) == []
