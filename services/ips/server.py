@@ -24,9 +24,7 @@ import asyncio
 import logging
 import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,7 @@ from services.ips.proxy import IpsMetrics, Listener
 from shared.config.tenancy import IpsListener, Tenancy, load_tenancy
 from shared.logsetup import setup_logging
 from shared.observability import add_ops_routes
-from shared.runtime.process import die_with_parent, stop_process
+from shared.runtime.process import run_workers as supervise_workers
 
 log = logging.getLogger("secchain.ips")
 
@@ -322,28 +320,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def run_workers(args: argparse.Namespace, argv: list[str]) -> int:
-    children = [subprocess.Popen([sys.executable, "-m", "services.ips", "run", *argv, "--worker-index", str(i)],
-                                 preexec_fn=die_with_parent) for i in range(args.workers)]
-    stopping = False
-
-    def forward(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if signum in (signal.SIGTERM, signal.SIGINT):
-            stopping = True
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, forward)
-    while not stopping:
-        if any(c.poll() is not None for c in children):
-            log.error("an IPS worker exited; stopping the others")
-            break
-        time.sleep(0.5)
-    for child in children:
-        stop_process(child)
-    return max((c.returncode or 0) for c in children)
+    return supervise_workers([sys.executable, "-m", "services.ips", "run", *argv], args.workers, what="IPS")
 
 
 def main(argv: list[str] | None = None) -> int:

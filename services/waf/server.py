@@ -18,9 +18,7 @@ import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,7 @@ from dataclasses import dataclass
 from services.waf.app import WafState, make_admin_app, make_proxy_app
 from services.waf.policy import PolicyStore
 from shared.logsetup import setup_logging
-from shared.runtime.process import die_with_parent, stop_process
+from shared.runtime.process import run_workers as supervise_workers
 
 log = logging.getLogger("secchain.waf")
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -169,31 +167,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def run_workers(args: argparse.Namespace, argv: list[str]) -> int:
-    children = [
-        subprocess.Popen([sys.executable, "-m", "services.waf", *argv, "--worker-index", str(i)],
-                         preexec_fn=die_with_parent)
-        for i in range(args.workers)
-    ]
-    stopping = False
-
-    def forward(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if signum in (signal.SIGTERM, signal.SIGINT):
-            stopping = True
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, forward)
-    while not stopping:
-        if any(c.poll() is not None for c in children):
-            log.error("a WAF worker exited; stopping the others")
-            break
-        time.sleep(0.5)
-    for child in children:
-        stop_process(child)
-    return max((c.returncode or 0) for c in children)
+    return supervise_workers([sys.executable, "-m", "services.waf", *argv], args.workers, what="WAF")
 
 
 def main(argv: list[str] | None = None) -> int:

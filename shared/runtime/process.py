@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import subprocess
 import sys
+import time
 
 _PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger("secchain.process")
 
 
 def die_with_parent() -> None:
@@ -42,3 +46,36 @@ def env_with_unbuffered() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+def run_workers(command: list[str], count: int, *, what: str) -> int:
+    """Run ``count`` copies of ``command + ["--worker-index", i]`` and supervise them.
+
+    The pre-fork model of nginx and Suricata's workers: each worker binds the same listening
+    sockets with SO_REUSEPORT, so the kernel spreads connections over them. SIGTERM/SIGINT stop all
+    workers, SIGHUP is forwarded (each reloads its rules); if one worker dies the others are
+    stopped too, so the supervisor above (systemd, ``secchain up``, Docker) sees the failure and
+    restarts the whole service instead of it silently running at reduced capacity.
+    """
+    children = [subprocess.Popen([*command, "--worker-index", str(i)], preexec_fn=die_with_parent)
+                for i in range(count)]
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping = True
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+    while not stopping:
+        if any(c.poll() is not None for c in children):
+            log.error("a %s worker exited; stopping the others", what)
+            break
+        time.sleep(0.5)
+    for child in children:
+        stop_process(child)
+    return max((c.returncode or 0) for c in children)
