@@ -18,7 +18,9 @@ build: it is counted and reported (as Suricata does unless ``engine.init-failure
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -86,14 +88,24 @@ def load_pack(root: Path, name: str) -> Pack:
 
 @dataclass(frozen=True, slots=True)
 class EngineKey:
-    """What makes two listeners' engines identical: the packs (in order) and the rule variables."""
+    """What makes two listeners' engines identical: the packs (in order), the rule variables and
+    the shadow candidate (``core@1.1.0``) inspecting beside them."""
 
     rulesets: tuple[str, ...]
     variables: tuple[tuple[str, str], ...] = ()
+    shadow: str | None = None
 
     @classmethod
     def of(cls, listener: IpsListener) -> EngineKey:
-        return cls(tuple(listener.rulesets), tuple(sorted(listener.variables)))
+        return cls(tuple(listener.rulesets), tuple(sorted(listener.variables)), listener.shadow)
+
+    def candidate(self) -> EngineKey | None:
+        """The shadow engine's key: these packs with the candidate in place of the same pack."""
+        if self.shadow is None:
+            return None
+        from shared.packs.pins import with_candidate
+
+        return EngineKey(with_candidate(self.rulesets, self.shadow), self.variables)
 
 
 @dataclass(slots=True)
@@ -106,6 +118,8 @@ class BuiltEngine:
     errors: list[str] = field(default_factory=list)
     build_seconds: float = 0.0
     ruleset: Any = None             # the parsed RuleSet (signatures, disabled, errors)
+    shadow: BuiltEngine | None = None   # the candidate of ``shadow: core@1.1.0``; never acts
+    shadow_error: str | None = None     # why the candidate is not running (the listener runs without it)
 
 
 def build_engine(files: Iterable[Path], *, labels: Mapping[str, str] | None = None, label: str = "",
@@ -133,9 +147,41 @@ def build_engine(files: Iterable[Path], *, labels: Mapping[str, str] | None = No
                        build_seconds=time.perf_counter() - started, ruleset=ruleset)
 
 
+def load_pinned_pack(bundles_dir: Path, ref: str, cache_dir: Path | None) -> Pack:
+    """``core@1.2.0``: the published bundle's rule files, its compiled databases seeded into the cache.
+
+    The bundle is found by the hash the version was published with and re-hashed before use
+    (shared.packs.bundle), so a listener runs exactly what ``secchain rules publish`` tested.
+    """
+    from shared.packs.bundle import BundleError, resolve_pin
+
+    try:
+        bundle = resolve_pin(bundles_dir, "ips", ref)
+        manifest = bundle.manifest()
+    except (BundleError, ValueError) as exc:
+        raise PackError(str(exc)) from exc
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for db in bundle.hsdb_dir.glob("*.hsdb"):
+            dest = cache_dir / db.name
+            if not dest.exists():
+                tmp = dest.with_name(f".{db.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(db.read_bytes())
+                tmp.replace(dest)
+    classification = manifest.extra.get("classification")
+    return Pack(name=bundle.meta["name"], version=bundle.meta["version"], files=tuple(bundle.rule_files()),
+                classification=bundle.files_dir / classification if isinstance(classification, str) else None)
+
+
+def default_bundles_dir() -> Path:
+    return Path(os.environ.get("SECCHAIN_BUNDLES_DIR", "var/bundles"))
+
+
 def build_for_packs(root: Path, names: tuple[str, ...], variables: Mapping[str, str] | None,
-                    cache_dir: Path | None) -> BuiltEngine:
-    packs = [load_pack(root, n) for n in names]
+                    cache_dir: Path | None, bundles_dir: Path | None = None) -> BuiltEngine:
+    """``names``: packs of the working tree (``core``) or published versions (``core@1.2.0``)."""
+    packs = [load_pinned_pack(bundles_dir or default_bundles_dir(), n, cache_dir) if "@" in n else load_pack(root, n)
+             for n in names]
     files: list[Path] = []
     labels: dict[str, str] = {}
     classification = None
@@ -151,9 +197,11 @@ class EngineTable:
     """The engines every listener uses; replaced whole by :meth:`rebuild`."""
 
     def __init__(self, rules_root: Path = DEFAULT_RULES_ROOT, cache_dir: Path | None = None, *,
-                 rule_files: list[Path] | None = None, classification: Path | None = None) -> None:
+                 rule_files: list[Path] | None = None, classification: Path | None = None,
+                 bundles_dir: Path | None = None) -> None:
         self.rules_root = rules_root
         self.cache_dir = cache_dir
+        self.bundles_dir = bundles_dir or default_bundles_dir()
         # ``secchain ips run --rules FILE``: these files for every listener instead of its packs
         self.rule_files = rule_files
         self.classification = classification
@@ -169,8 +217,9 @@ class EngineTable:
         POST /reload rebuild everything, re-reading the packs from disk.
         """
         keys = {EngineKey.of(lst) for lst in listeners}
+        built: dict[EngineKey, BuiltEngine] = {}  # one build per pack set, shared by shadow keys
         try:
-            fresh = {key: (self.engines[key] if reuse and key in self.engines else self._build(key))
+            fresh = {key: (self.engines[key] if reuse and key in self.engines else self._with_shadow(key, built, reuse))
                      for key in sorted(keys, key=repr)}
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, PackError) else str(exc)
@@ -180,9 +229,30 @@ class EngineTable:
         self.last_error = None
         return fresh
 
+    def _with_shadow(self, key: EngineKey, built: dict[EngineKey, BuiltEngine], reuse: bool) -> BuiltEngine:
+        """The active engine (a failure raises: the listener cannot run) plus its shadow candidate
+        (a failure is logged and kept in ``shadow_error``: the listener runs without it)."""
+        base = EngineKey(key.rulesets, key.variables)
+        if base not in built:
+            built[base] = (self.engines.get(base) if reuse else None) or self._build(base)
+        active = built[base]
+        candidate = key.candidate()
+        if candidate is None:
+            return active
+        if self.rule_files is not None:
+            return dataclasses.replace(active, shadow=None, shadow_error="rule files given (--rules): no packs to shadow")
+        try:
+            if candidate not in built:
+                built[candidate] = self._build(candidate)
+            return dataclasses.replace(active, shadow=built[candidate], shadow_error=None)
+        except Exception as exc:  # noqa: BLE001 - a broken candidate never takes the listener down
+            log.error("shadow %s not loaded, listeners of %s run without it: %s", key.shadow, active.label, exc)
+            return dataclasses.replace(active, shadow=None, shadow_error=f"{type(exc).__name__}: {exc}")
+
     def _build(self, key: EngineKey) -> BuiltEngine:
         if self.rule_files is None:
-            return build_for_packs(self.rules_root, key.rulesets, dict(key.variables), self.cache_dir)
+            return build_for_packs(self.rules_root, key.rulesets, dict(key.variables), self.cache_dir,
+                                   self.bundles_dir)
         return build_engine(self.rule_files, label="files", variables=dict(key.variables),
                             classification=self.classification, cache_dir=self.cache_dir)
 

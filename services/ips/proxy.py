@@ -129,11 +129,14 @@ class _Conn:
     outcome: str = "closed"
     last_activity: float = field(default_factory=time.monotonic)
     finished: bool = False
+    shadow: Any = None  # services.packs.ips_shadow.FlowShadow when the listener shadows a candidate
 
     def _emit(self, hits: list[Any], pkt_src: str | None = None) -> None:
         lst = self.listener
         for hit in hits:
             lst.metrics.alerts.labels(lst.spec.name, hit.action).inc()
+        if self.shadow is not None:
+            self.shadow.active_hits(hits)
         if self.output is not None:
             kwargs = {"pkt_src": pkt_src} if pkt_src else {}
             self.flow.alert_seq = self.output.emit(hits, self.flow, seq=self.flow.alert_seq, **kwargs)
@@ -202,8 +205,13 @@ class _Conn:
                     if verdict is not None:
                         # ``back`` is the side that sent the data (it gets the RST on reject)
                         self._block(verdict, back, writer)
+                        if self.shadow is not None:
+                            self.shadow.feed(direction, data)
                         return
                 writer.write(data)
+                if self.shadow is not None:
+                    # after the write: the candidate never delays forwarding (it never acts either)
+                    self.shadow.feed(direction, data)
                 await writer.drain()
             if writer.can_write_eof() and not writer.is_closing():
                 writer.write_eof()
@@ -247,6 +255,8 @@ class _Conn:
                     hits = []
                 if hits:
                     self._emit(hits, PKT_SRC_FLOW_END)
+            if self.shadow is not None:
+                self.shadow.close()
             for w in (cwriter, uwriter):
                 try:
                     await w.wait_closed()
@@ -264,7 +274,7 @@ class Listener:
 
     def __init__(self, spec: IpsListener, engines: Callable[[IpsListener], BuiltEngine | None], *,
                  metrics: IpsMetrics, observer: str, sink: AlertSink | None = None, eve: Any = None,
-                 inspect: bool = True) -> None:
+                 inspect: bool = True, shadow_recorder: Any = None) -> None:
         self.spec = spec
         self.engines = engines
         self.metrics = metrics
@@ -272,6 +282,8 @@ class Listener:
         self.sink = sink
         self.eve = eve
         self.inspect = inspect
+        # where shadow differences go (services.packs.shadow.ShadowEvaluator); None: the process default
+        self.shadow_recorder = shadow_recorder
         self.server: asyncio.Server | None = None
         self.address: tuple[str, int] = (spec.listen_host, spec.listen_port)  # the bound one after start()
         self._conns: set[asyncio.Task] = set()
@@ -336,6 +348,10 @@ class Listener:
             return "upstream_error"
         built = self.engines(spec) if self.inspect else None
         conn = _Conn(self, built, self._output(built) if built else None, flow, (creader, cwriter), upstream)
+        if built is not None and built.shadow is not None:
+            from services.packs.ips_shadow import open_flow_shadow
+
+            conn.shadow = open_flow_shadow(self.shadow_recorder, built, spec, tup, flow.flow_id, flow.start_ts)
         if built is not None:
             try:
                 conn.detector = built.engine.new_flow(tup, flow_id=flow.flow_id, ts=flow.start_ts)
@@ -345,6 +361,8 @@ class Listener:
                     verdict = _verdict_name(conn.detector.verdict)
                     if verdict in ("drop", "reject") and spec.mode == "prevent":
                         conn._block(verdict, cwriter, upstream[1])
+                        if conn.shadow is not None:
+                            conn.shadow.close()
                         return conn.outcome
             except Exception:
                 log.exception("%s: engine error opening flow %d; flow continues uninspected", spec.name,

@@ -7,6 +7,7 @@
     secchain rules versions waf/core --api ...
     secchain rules shadow  --site demo/vpc-demo/demo-site core@1.3.0 --api ...
     secchain rules diff-report --site demo-site --since 1h
+    secchain rules diff-report --listener demo-tcp --since 1h
     secchain rules promote --site demo/vpc-demo/demo-site --api ...
     secchain rules rollback --site demo/vpc-demo/demo-site --api ...
 
@@ -49,14 +50,16 @@ def _pack(spec: str, rules_root: Path) -> Path:
 
 def cmd_lint(args: argparse.Namespace) -> int:
     from shared.packs.diagnostics import has_errors, summary
-    from shared.packs.lint import lint_pack
+    from shared.packs.lint import lint_pack, lint_summary
 
     folder = _pack(args.pack, args.rules_root)
     manifest, found = lint_pack(folder, cache_dir=args.cache_dir)
-    shown = [d for d in found if args.notes or d.severity != "info"]
+    shown = [d for d in found if (args.notes or d.severity != "info") and d.code != "summary"]
     for d in shown:
         print(d)
     label = manifest.label if manifest else str(folder)
+    for line in lint_summary(manifest, found) if manifest else []:
+        print(f"{label}: {line}")
     print(f"{label}: {summary(found)}")
     return 1 if has_errors(found) or (args.strict and any(d.severity == "warning" for d in found)) else 0
 
@@ -70,9 +73,31 @@ def cmd_test(args: argparse.Namespace) -> int:
     except ManifestError as exc:
         print(exc)
         return 1
-    report = test_pack(manifest, cache_dir=args.cache_dir)
+    report = test_pack(manifest, cache_dir=args.cache_dir, clamd=_clamd(args))
     print(report.render(verbose=args.verbose))
     return 0 if report.ok else 1
+
+
+def _clamd(args: argparse.Namespace) -> tuple[str, int] | None:
+    if args.clamd == "off":
+        return None
+    host, _, port = args.clamd.rpartition(":")
+    if not host or not port.isdigit():
+        raise CliError(f"--clamd: expected HOST:PORT or off, got {args.clamd!r}")
+    return host, int(port)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from shared.packs.importer import PackImportError, import_pack
+
+    try:
+        done = import_pack(args.kind, args.source, args.name, args.version, args.into, force=args.force)
+    except PackImportError as exc:
+        raise CliError(str(exc)) from None
+    print(f"imported {args.kind}/{args.name}@{args.version} from {args.source}: {len(done.files)} rule files "
+          f"({done.copied} files copied) into {done.folder}")
+    print(f"next: secchain rules lint {done.folder}")
+    return 0
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
@@ -113,7 +138,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from shared.packs.publish import archive_b64, publish_local, run_gates
 
     folder = _pack(args.pack, args.rules_root)
-    result = run_gates(folder, args.bundles_dir, cache_dir=args.cache_dir)
+    result = run_gates(folder, args.bundles_dir, cache_dir=args.cache_dir, clamd=_clamd(args))
     label = result.manifest.label if result.manifest else str(folder)
     print(f"lint     {summary(result.diagnostics)}")
     for d in result.diagnostics:
@@ -121,6 +146,8 @@ def cmd_publish(args: argparse.Namespace) -> int:
             print(f"  {d}")
     if result.tests is not None:
         print(f"test     {result.tests.passed} passed, {result.tests.failed} failed")
+        for note in result.tests.notes:
+            print(f"  note: {note}")
         if not result.tests.ok:
             print("\n".join("  " + line for line in result.tests.render().splitlines() if line.startswith(("FAIL", "ERROR"))))
     if result.bundle is not None:
@@ -333,16 +360,19 @@ def cmd_diff_report(args: argparse.Namespace) -> int:
         window = parse_window(args.since)
     except ValueError as exc:
         raise CliError(f"--since: {exc}") from None
-    if not args.shadow_db.exists():
-        raise CliError(f"{args.shadow_db}: no shadow results yet (the WAF writes them; --shadow-db names another file)")
-    report = diff_report(args.shadow_db, args.site, time.time() - window, tenant=args.tenant)
+    name, what = (args.site, "site") if args.site else (args.listener, "listener")
+    db = args.shadow_db or Path("var/shadow/waf.db" if what == "site" else "var/shadow/ips.db")
+    if not db.exists():
+        writer = "the WAF writes them" if what == "site" else "the IPS writes them, $SECCHAIN_IPS_SHADOW_DB"
+        raise CliError(f"{db}: no shadow results yet ({writer}; --shadow-db names another file)")
+    report = diff_report(db, name, time.time() - window, tenant=args.tenant)
     if args.json:
-        print(json.dumps({"site": report.site, "evaluated": report.evaluated, "differed": report.differed,
+        print(json.dumps({what: report.site, "evaluated": report.evaluated, "differed": report.differed,
                           "dropped": report.dropped, "pairs": report.pairs,
                           "rules": [{"rule_id": r.rule_id, "candidate_only": r.candidate_only,
                                      "active_only": r.active_only} for r in report.rules]}, indent=2))
     else:
-        print(report.render(args.since))
+        print(report.render(args.since, what=what, unit="requests" if what == "site" else "flows"))
     return 0
 
 
@@ -371,18 +401,25 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--wait", type=float, default=10.0, help="seconds to wait for every WAF to apply it")
         sp.add_argument("--no-wait", action="store_true")
 
+    def clamd(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--clamd", default=os.environ.get("SECCHAIN_CLAMD", "127.0.0.1:3310"),
+                        help="AV packs: also scan the samples with this running clamd when it answers "
+                             "(HOST:PORT, or off; default $SECCHAIN_CLAMD or 127.0.0.1:3310)")
+
     sp = local("lint", "parse every file; errors and warnings with file:line:column")
     sp.add_argument("--notes", action="store_true", help="also print notes (the regex path of every pattern Hyperscan rejects)")
     sp.add_argument("--strict", action="store_true", help="warnings fail too")
     sp.set_defaults(func=cmd_lint)
     sp = local("test", "run the pack's test cases through the real engine")
     sp.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    clamd(sp)
     sp.set_defaults(func=cmd_test)
     sp = local("compile", "build the content-addressed bundle")
     sp.add_argument("--bundles-dir", type=Path, default=Path("var/bundles"))
     sp.set_defaults(func=cmd_compile)
     sp = local("publish", "lint + test + compile, then record the version in the registry")
     sp.add_argument("--changelog", required=True, help="what changed in this version")
+    clamd(sp)
     sp.add_argument("--bundles-dir", type=Path, default=Path("var/bundles"))
     sp.add_argument("--control-db", default="sqlite:///var/control.db",
                     help="without --api: the control-plane database to record the version in")
@@ -390,6 +427,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="without --api: who publishes (recorded in the registry)")
     remote(sp)
     sp.set_defaults(func=cmd_publish)
+    sp = sub.add_parser("import", help="make a pack from OWASP CRS or a Suricata rules folder (ET Open)")
+    sp.add_argument("--kind", required=True, choices=("waf", "ips"))
+    sp.add_argument("--from", dest="source", type=Path, required=True,
+                    help="e.g. /usr/share/modsecurity-crs or an ET Open rules folder")
+    sp.add_argument("--name", required=True)
+    sp.add_argument("--version", required=True, help="the pack version, e.g. the upstream release 4.0.0")
+    sp.add_argument("--into", type=Path, default=Path("var/packs"),
+                    help="packs folder outside the repository (default var/packs, ignored by git)")
+    sp.add_argument("--force", action="store_true", help="replace an earlier import of the same name")
+    sp.set_defaults(func=cmd_import)
     sp = sub.add_parser("versions", help="published versions of a pack")
     sp.add_argument("pack", help="KIND/NAME, e.g. waf/core")
     sp.add_argument("--control-db", default="sqlite:///var/control.db")
@@ -409,10 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
     policy(sp)
     sp.set_defaults(func=cmd_rollback)
     sp = sub.add_parser("diff-report", help="shadow differences by rule over a time window")
-    sp.add_argument("--site", required=True, help="the site name")
-    sp.add_argument("--tenant", help="only this tenant's site of that name")
+    which = sp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--site", help="a WAF site's name")
+    which.add_argument("--listener", help="an IPS listener's name")
+    sp.add_argument("--tenant", help="only this tenant's site or listener of that name")
     sp.add_argument("--since", default="1h", help="window: 15m, 1h, 7d ...")
-    sp.add_argument("--shadow-db", type=Path, default=Path("var/shadow/waf.db"))
+    sp.add_argument("--shadow-db", type=Path, default=None,
+                    help="default var/shadow/waf.db (sites) or var/shadow/ips.db (listeners)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_diff_report)
     return p

@@ -189,8 +189,9 @@ def add_pack_routes(app: web.Application, repo: Any, bundles_dir: Path | None = 
 def check_pins(app: web.Application | None, kind: str, spec: dict[str, Any]) -> None:
     """A policy may pin (or shadow) only published versions: a typo is a 422, not a failed build."""
     state = app.get(PACKS_KEY) if app is not None else None
-    if state is None or kind != "site":
+    if state is None or kind not in ("site", "listener"):
         return
+    pack_kind = "waf" if kind == "site" else "ips"
     refs = [(f"rulesets[{i}]", r) for i, r in enumerate(spec.get("rulesets", []))]
     if spec.get("shadow"):
         refs.append(("shadow", spec["shadow"]))
@@ -199,8 +200,8 @@ def check_pins(app: web.Application | None, kind: str, spec: dict[str, Any]) -> 
         if not version:
             continue
         try:
-            state.registry.get("waf", name, version)
+            state.registry.get(pack_kind, name, version)
         except NotFound:
-            published = [v.version for v in state.registry.versions("waf", name)]
-            raise ValidationFailed(f"waf pack {ref} is not published; published: {', '.join(published) or 'none'}",
+            published = [v.version for v in state.registry.versions(pack_kind, name)]
+            raise ValidationFailed(f"{pack_kind} pack {ref} is not published; published: {', '.join(published) or 'none'}",
                                    field=field) from None

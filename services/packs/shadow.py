@@ -84,6 +84,22 @@ class ShadowJob:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ShadowResult:
+    """A difference already computed where the traffic was seen (the IPS compares per flow, as
+    its detectors run beside each other on the flow: services.packs.ips_shadow)."""
+
+    tenant: str
+    site: str              # the listener's name for the IPS
+    active_label: str
+    candidate_label: str
+    request_id: str        # the flow id
+    target: str            # "198.51.100.7:40001 -> 10.0.0.5:80"
+    at: float
+    only_candidate: frozenset[int]
+    only_active: frozenset[int]
+
+
 def _fired(ruleset: Any, job: ShadowJob) -> set[int]:
     tx = ruleset.with_engine_mode("DetectionOnly").new_transaction(
         client_ip=job.client_ip, client_port=job.client_port, server_ip="", server_port=0, unique_id=job.request_id)
@@ -105,7 +121,7 @@ class ShadowEvaluator:
 
     def __init__(self, db_path: Path, *, max_queue: int = 1000, flush_interval: float = 0.5) -> None:
         self.db_path = db_path
-        self.queue: queue.Queue[ShadowJob | None] = queue.Queue(maxsize=max_queue)
+        self.queue: queue.Queue[ShadowJob | ShadowResult | None] = queue.Queue(maxsize=max_queue)
         self.flush_interval = flush_interval
         self.dropped = 0
         self.evaluated = 0
@@ -113,21 +129,29 @@ class ShadowEvaluator:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None  # started by the first job: most sites have no shadow
 
-    def submit(self, job: ShadowJob) -> bool:
+    def _ensure_thread(self) -> None:
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="shadow-evaluator", daemon=True)
                     self._thread.start()
+
+    def submit(self, job: ShadowJob | ShadowResult) -> bool:
+        self._ensure_thread()
         try:
             self.queue.put_nowait(job)
             return True
         except queue.Full:
-            with self._lock:
-                self.dropped += 1
-                k = (job.tenant, job.site, job.active_label, job.candidate_label)
-                self._pending_drops[k] = self._pending_drops.get(k, 0) + 1
+            self.count_dropped(job.tenant, job.site, job.active_label, job.candidate_label)
             return False
+
+    def count_dropped(self, tenant: str, site: str, active: str, candidate: str) -> None:
+        """A request or flow that could not be compared (queue full, candidate error)."""
+        self._ensure_thread()
+        with self._lock:
+            self.dropped += 1
+            k = (tenant, site, active, candidate)
+            self._pending_drops[k] = self._pending_drops.get(k, 0) + 1
 
     def drain(self, timeout: float = 10.0) -> None:
         """Wait until every submitted job is evaluated and written (tests, shutdown)."""
@@ -166,7 +190,10 @@ class ShadowEvaluator:
             if job is not ...:
                 done += 1
                 try:
-                    only_candidate, only_active = compare(job)
+                    if isinstance(job, ShadowResult):
+                        only_candidate, only_active = set(job.only_candidate), set(job.only_active)
+                    else:
+                        only_candidate, only_active = compare(job)
                 except Exception:  # noqa: BLE001 - a rule error in the candidate is its own evidence
                     log.exception("shadow evaluation failed for request %s", job.request_id)
                     only_candidate, only_active = set(), set()
@@ -228,12 +255,14 @@ class DiffReport:
     dropped: int
     rules: list[RuleDiff]
 
-    def render(self, window: str) -> str:
+    def render(self, window: str, *, what: str = "site", unit: str = "requests") -> str:
+        """``what``/``unit``: ``listener``/``flows`` for an IPS listener's report."""
         pairs = ", ".join(f"active {a} vs candidate {c}" for a, c in self.pairs) or "no shadow traffic"
-        out = [f"shadow report for site {self.site}, last {window}: {pairs}",
-               f"{self.evaluated} requests evaluated, {self.differed} differed, {self.dropped} not evaluated (queue full)"]
+        why = "queue full" if unit == "requests" else "queue full or candidate error"
+        out = [f"shadow report for {what} {self.site}, last {window}: {pairs}",
+               f"{self.evaluated} {unit} evaluated, {self.differed} differed, {self.dropped} not evaluated ({why})"]
         if self.rules:
-            out.append(f"{'rule':>9}  {'candidate only':>14}  {'active only':>11}  example")
+            out.append(f"{'rule' if unit == 'requests' else 'sid':>9}  {'candidate only':>14}  {'active only':>11}  example")
             for r in self.rules:
                 out.append(f"{r.rule_id:>9}  {r.candidate_only:>14}  {r.active_only:>11}  {r.example[:60]}")
         else:

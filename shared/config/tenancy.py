@@ -122,6 +122,9 @@ class IpsListener:
     variables: tuple[tuple[str, str], ...] = ()
     connect_timeout: float = 10.0
     idle_timeout: float = 600.0
+    # ``shadow: core@1.1.0``: a published pack version inspecting the same flows beside the active
+    # packs without acting; differences by sid go to the shadow store (services.packs.ips_shadow)
+    shadow: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +328,7 @@ def _ips_listeners(r: _Reader, value: Any, where: str, tid: str, vid: str,
         ew = f"{where}[{i}]"
         e = r.mapping(e, ew)
         r.unknown(e, {"name", "listen", "upstream", "mode", "rulesets", "vars", "connect_timeout",
-                      "idle_timeout"}, ew)
+                      "idle_timeout", "shadow"}, ew)
         name = r.ident(e, "name", ew)
         if name in names:
             raise r.fail(f"{ew}.name", f"duplicate listener name {name!r} in this VPC")
@@ -339,8 +342,14 @@ def _ips_listeners(r: _Reader, value: Any, where: str, tid: str, vid: str,
         if mode not in MODES:
             raise r.fail(f"{ew}.mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
         rulesets = r.seq(e.get("rulesets", ["core"]), f"{ew}.rulesets")
-        if not all(isinstance(x, str) and _ID.match(x) for x in rulesets):
-            raise r.fail(f"{ew}.rulesets", f"expected IPS pack names, got {rulesets!r}")
+        if not all(isinstance(x, str) and _PACK_REF.match(x) for x in rulesets):
+            raise r.fail(f"{ew}.rulesets", f"expected IPS pack names (core, or core@1.2.0 for a published version), "
+                                           f"got {rulesets!r}")
+        if len({x.partition("@")[0] for x in rulesets}) != len(rulesets):
+            raise r.fail(f"{ew}.rulesets", f"a pack may appear once, got {rulesets!r}")
+        shadow = e.get("shadow")
+        if shadow is not None and not (isinstance(shadow, str) and "@" in shadow and _PACK_REF.match(shadow)):
+            raise r.fail(f"{ew}.shadow", f"expected a published pack version such as core@1.3.0, got {shadow!r}")
         variables = []
         for key, val in r.mapping(e.get("vars") or {}, f"{ew}.vars").items():
             if not isinstance(key, str) or not _VAR_NAME.match(key):
@@ -360,7 +369,7 @@ def _ips_listeners(r: _Reader, value: Any, where: str, tid: str, vid: str,
             timeouts[key] = float(t)
         out.append(IpsListener(name=name, tenant_id=tid, vpc_id=vid, listen_host=listen[0], listen_port=listen[1],
                                upstream_host=upstream[0], upstream_port=upstream[1], mode=mode,
-                               rulesets=tuple(rulesets), variables=tuple(variables), **timeouts))
+                               rulesets=tuple(rulesets), variables=tuple(variables), shadow=shadow, **timeouts))
     return tuple(out)
 
 

@@ -109,6 +109,7 @@ LISTENER_SCHEMA: dict[str, Any] = {
                  "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 4096}},
         "connect_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
         "idle_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400},
+        "shadow": _SHADOW,
     },
 }
 SCHEMAS = {"tenant": TENANT_SCHEMA, "vpc": VPC_SCHEMA, "site": SITE_SCHEMA, "listener": LISTENER_SCHEMA}
@@ -216,10 +217,13 @@ def _host_port(host: str, port: int) -> str:
 
 
 def listener_doc(lst: IpsListener) -> dict[str, Any]:
-    return {"listen": _host_port(lst.listen_host, lst.listen_port),
-            "upstream": _host_port(lst.upstream_host, lst.upstream_port), "mode": lst.mode,
-            "rulesets": list(lst.rulesets), "vars": dict(lst.variables),
-            "connect_timeout": lst.connect_timeout, "idle_timeout": lst.idle_timeout}
+    doc: dict[str, Any] = {"listen": _host_port(lst.listen_host, lst.listen_port),
+                           "upstream": _host_port(lst.upstream_host, lst.upstream_port), "mode": lst.mode,
+                           "rulesets": list(lst.rulesets), "vars": dict(lst.variables),
+                           "connect_timeout": lst.connect_timeout, "idle_timeout": lst.idle_timeout}
+    if lst.shadow is not None:
+        doc["shadow"] = lst.shadow
+    return doc
 
 
 def tenancy_to_records(tenancy: Tenancy) -> list[Record]:

@@ -19,6 +19,8 @@ from shared.packs.manifest import PackManifest
 from shared.packs.progress import Progress
 from shared.packs.regex_lint import backtracking_risks
 
+# a rule its publisher ships disabled: "#alert http ..." (ET Open's convention, as suricata-update reads it)
+_COMMENTED = re.compile(r"^#\s*(?:alert|drop|reject|pass)\s+\S+\s+\S+\s+\S+\s+(?:->|<>)", re.M)
 _PCRE = re.compile(r'pcre\s*:\s*"!?/((?:\\.|[^"\\])*)/([A-Za-z]*)"')
 
 
@@ -44,6 +46,17 @@ def lint_ips(manifest: PackManifest) -> list[Diagnostic]:
             out += _pcre_findings(src.file, src.line, src.text)
     if not ruleset.signatures and not ruleset.errors:
         out.append(Diagnostic(str(manifest.path), 1, 1, "error", "empty", "the pack loads no rule"))
+    reasons: dict[str, int] = {}
+    for _, reason in ruleset.disabled:
+        key = "duplicate sid" if reason.startswith("duplicate sid") else reason
+        reasons[key] = reasons.get(key, 0) + 1
+    commented = sum(len(_COMMENTED.findall(p.read_text(encoding="utf-8", errors="replace")))
+                    for p in manifest.file_paths())
+    by_reason = "; ".join(f"{n} {r}" for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    out.append(Diagnostic(str(manifest.path), 0, 0, "info", "summary",
+                          f"{len(ruleset.signatures)} rules load, {len(ruleset.disabled)} disabled by the engine"
+                          + (f" ({by_reason})" if by_reason else "") + f", {len(ruleset.errors)} do not parse, "
+                          f"{commented} commented out in the source"))
     return out
 
 
@@ -87,7 +100,43 @@ def compile_ips(work: Path, manifest: PackManifest, bar: Progress | None) -> dic
 
 
 def run_ips_cases(manifest: PackManifest, report: Any, cache_dir: Path | None) -> None:
-    # The traffic-case generator (TCP exchanges, DNS, TLS, SYN sweeps -> pcaps) lives with the IPS
-    # pack's pytest module; until it moves into the IPS package the CLI cannot run IPS cases.
-    raise NotImplementedError("IPS pack cases run under pytest (tests/rules/test_ips_core_pack.py); "
-                              "`secchain rules test` does not run them yet")
+    """The pack's traffic cases by replay and inline feed (services.ips.packcases), per sid.
+
+    Rule variables are those the cases are written for (packcases.CASE_VARS); the proxy path of
+    ``proxy: true`` cases needs sockets and runs under pytest (tests/rules/test_ips_core_pack.py).
+    """
+    from collections import defaultdict
+
+    from services.ips.config import build_engine
+    from services.ips.packcases import CASE_VARS, load_cases, run_cases
+
+    cases = []
+    for path in manifest.case_paths():
+        cases += load_cases(path, first_index=len(cases))
+    if not cases:
+        raise ValueError(f"{manifest.path}: the pack has no cases (cases: {list(manifest.cases)})")
+    label = manifest.label
+
+    def build() -> Any:
+        return build_engine(manifest.file_paths(), labels={str(f): label for f in manifest.file_paths()},
+                            label=label, variables=CASE_VARS,
+                            classification=_classification(manifest, manifest.folder), cache_dir=cache_dir)
+
+    built = build()
+    if built.errors:
+        raise ValueError(f"{len(built.errors)} rule(s) do not parse, first: {built.errors[0]}")
+    sigs = {s.sid: s for s in built.ruleset.signatures}
+    unknown = sorted({sid for c in cases for sid in c.expect | c.expect_inline} - set(sigs))
+    if unknown:
+        raise ValueError(f"cases expect sids the pack does not load: {unknown}")
+    per_rule: dict[str, list[bool]] = defaultdict(list)
+    for outcome in run_cases(build, cases):
+        report.lines.append((outcome.passed, outcome.case.name, "; ".join(outcome.problems)))
+        for sid in outcome.case.expect | outcome.case.expect_inline:
+            per_rule[str(sid)].append(outcome.passed)
+    report.per_rule = dict(per_rule)
+    # a noalert rule (flowbits setter) is exercised through the rules that read its bit
+    report.untested = [str(sid) for sid in sorted(sigs) if not sigs[sid].noalert and str(sid) not in per_rule]
+    report.notes.append(f"{len(cases)} cases: replay as IDS and inline-modelled, and inline feed; "
+                        f"vars {', '.join(f'{k}={v}' for k, v in CASE_VARS.items())}; "
+                        "proxy: true cases also run through the real proxy under pytest")

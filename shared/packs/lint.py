@@ -27,4 +27,22 @@ def lint_pack(folder: Path, *, cache_dir: Path | None = None) -> tuple[PackManif
 
         found = lint_av(manifest)
     found = [*manifest.warnings, *found]
-    return manifest, sorted(found, key=lambda d: (d.file, d.line, d.column, d.code))
+    # one finding per position and message, however many ways a rule reaches the same pattern
+    return manifest, sorted(set(found), key=lambda d: (d.file, d.line, d.column, d.code, d.message))
+
+
+def lint_summary(manifest: PackManifest, found: list[Diagnostic]) -> list[str]:
+    """Counts a maintainer reads first, above all for an imported pack (ET Open, CRS)."""
+    out = []
+    for d in found:
+        if d.code == "summary":
+            out.append(d.message)
+    if manifest.kind == "waf":
+        paths: dict[str, int] = {}
+        for d in found:
+            if d.code == "regex-path":
+                name = d.message.rsplit("runs on the ", 1)[-1].removesuffix(" path")
+                paths[name] = paths.get(name, 0) + 1
+        shown = ", ".join(f"{n} on {p}" for p, n in sorted(paths.items())) or "none"
+        out.append(f"regex paths: every other @rx on hyperscan; not on hyperscan: {shown}")
+    return out

@@ -37,13 +37,14 @@ class GateResult:
     failure: str | None = None
 
 
-def run_gates(folder: Path, bundles_dir: Path, *, cache_dir: Path | None = None, progress: bool = True) -> GateResult:
+def run_gates(folder: Path, bundles_dir: Path, *, cache_dir: Path | None = None, progress: bool = True,
+              clamd: tuple[str, int] | None = None) -> GateResult:
     manifest, diagnostics = lint_pack(folder, cache_dir=cache_dir)
     result = GateResult(manifest, diagnostics)
     if manifest is None or has_errors(diagnostics):
         result.failure = "lint found errors"
         return result
-    result.tests = test_pack(manifest, cache_dir=cache_dir)
+    result.tests = test_pack(manifest, cache_dir=cache_dir, clamd=clamd)
     if not result.tests.ok:
         result.failure = f"tests failed ({result.tests.passed} passed, {result.tests.failed} failed)"
         return result

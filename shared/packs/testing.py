@@ -21,6 +21,7 @@ class TestReport:
     lines: list[tuple[bool, str, str]] = field(default_factory=list)   # (passed, case name, detail)
     per_rule: dict[str, list[bool]] = field(default_factory=dict)       # rule id -> case outcomes
     untested: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)                      # which engines ran, what was skipped
     error: str | None = None
 
     @property
@@ -52,15 +53,22 @@ class TestReport:
                     out.append(f"  {state} {rule}: {good}/{len(outcomes)} case(s) passed")
         if self.untested:
             out.append(f"rules without a case: {', '.join(self.untested)}")
+        out += [f"note: {n}" for n in self.notes]
         out.append(f"{self.pack}: {self.passed} passed, {self.failed} failed")
         return "\n".join(out)
 
 
-def test_pack(manifest: PackManifest, *, cache_dir: Path | None = None) -> TestReport:
-    runner = {"waf": _test_waf, "ips": _test_ips, "av": _test_av}[manifest.kind]
+def test_pack(manifest: PackManifest, *, cache_dir: Path | None = None,
+              clamd: tuple[str, int] | None = None) -> TestReport:
+    """``clamd``: AV packs are also checked through this running clamd when it answers."""
     report = TestReport(manifest.label)
     try:
-        runner(manifest, report, cache_dir)
+        if manifest.kind == "av":
+            from shared.packs.av import run_av_cases
+
+            run_av_cases(manifest, report, cache_dir, clamd=clamd)
+        else:
+            {"waf": _test_waf, "ips": _test_ips}[manifest.kind](manifest, report, cache_dir)
     except Exception as exc:  # noqa: BLE001 - a pack that cannot load fails its test run, with why
         report.error = f"{type(exc).__name__}: {exc}"
     return report
@@ -86,9 +94,3 @@ def _test_ips(manifest: PackManifest, report: TestReport, cache_dir: Path | None
     from shared.packs.ips import run_ips_cases
 
     run_ips_cases(manifest, report, cache_dir)
-
-
-def _test_av(manifest: PackManifest, report: TestReport, cache_dir: Path | None) -> None:
-    from shared.packs.av import run_av_cases
-
-    run_av_cases(manifest, report, cache_dir)

@@ -13,7 +13,7 @@ from services.av.archives import ArchiveLimits
 from services.av.pack import DEFAULT_PACK_DIR, PackError, compile_packs, load_manifest
 from services.av.scanner import Payload, yara_scan
 from tests.av.conftest import CASES, is_yara
-from tests.av.samples import SAMPLES
+from services.av.samples import SAMPLES
 from tests.plugins.clamd import ClamdServer
 
 

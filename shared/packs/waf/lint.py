@@ -187,6 +187,10 @@ class _WafLinter:
             return
         pattern, index = found
         where = _pos(token, index)
+        # the engine matches bytes: a UTF-8 pattern is its bytes, as libmodsecurity's PCRE reads it
+        from services.waf.variables.base import wire
+
+        pattern = wire(pattern)
         path, reason = regex_path(pattern, self.cache_dir)
         if path is None:
             return  # not compilable at all: the builder reports it as a parse error
