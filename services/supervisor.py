@@ -170,7 +170,8 @@ class Supervisor:
                   "--kafka", self.bootstrap, "--rules-root", str(self.ips_rules_root),
                   "--spool-dir", str(self.data_dir / "spool" / "ips"),
                   "--cache-dir", str(self.data_dir / "cache" / "matching"),
-                  "--eve", str(self.log_dir / "eve.json")] + lvl,
+                  "--eve", str(self.log_dir / "eve.json"),
+                  "--shadow-db", str(self.data_dir / "shadow" / "ips.db")] + lvl,
             ready_url=f"http://127.0.0.1:{self.ports.ips_admin}/readyz"))
         return specs
 

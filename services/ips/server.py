@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
@@ -227,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spool-dir", type=Path, default=Path("var/spool/ips"))
     p.add_argument("--cache-dir", type=Path, default=Path("var/cache/matching"))
     p.add_argument("--eve", type=Path, default=None, help="append EVE JSON alert records to this file")
+    p.add_argument("--shadow-db", type=Path, default=None,
+                   help="where listeners with a shadow pack record their differences "
+                        "(default $SECCHAIN_IPS_SHADOW_DB or var/shadow/ips.db; read by `secchain rules diff-report`)")
     p.add_argument("--observer", default=f"ips-{socket.gethostname()}")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
@@ -242,6 +246,8 @@ def expand_rule_paths(paths: list[Path]) -> list[Path]:
 
 
 async def serve(args: argparse.Namespace) -> None:
+    if args.shadow_db is not None:  # read by services.packs.ips_shadow.default_recorder
+        os.environ["SECCHAIN_IPS_SHADOW_DB"] = str(args.shadow_db)
     index = args.worker_index or 0
     observer = f"{args.observer}-{index}" if args.workers > 1 else args.observer
     registry = CollectorRegistry()
