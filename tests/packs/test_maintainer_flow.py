@@ -10,10 +10,8 @@ bundle from the registry by hash.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -25,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from services.packs.cli import main as rules_main
-from shared.runtime.ports import free_port, wait_for_port
-from shared.runtime.process import die_with_parent, stop_process
+from shared.runtime.ports import free_port
+from shared.runtime.process import stop_process
+from tests.live import api_call, spawn, start_control_plane, start_upstream, wait_ready
 from tests.packs.conftest import PROBE_CASE, PROBE_RULE, copy_core
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,34 +41,6 @@ class Flow:
     packs: dict[str, Path]
     shadow_db: Path
     logs: Path
-
-
-def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as f:
-        return subprocess.Popen([sys.executable, "-m", *cmd], stdout=f, stderr=subprocess.STDOUT, cwd=REPO,
-                                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent, env={**os.environ, **(env or {})})
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"process exited: {log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready: {log.read_text()[-3000:]}")
-
-
-def _api(api: str, key: str, method: str, path: str, body: object = None) -> dict:
-    req = urllib.request.Request(api + path, data=None if body is None else json.dumps(body).encode(), method=method,
-                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read() or b"{}")
 
 
 def _probe(waf: str, query: str) -> int:
@@ -91,38 +62,29 @@ def flow(tmp_path_factory: pytest.TempPathFactory, broker) -> Iterator[Flow]:  #
     bundles = d / "bundles-api"
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        up = free_port()
-        procs.append(_spawn(["services.demo_upstream", "--port", str(up)], d / "upstream.log"))
-        wait_for_port("127.0.0.1", up, timeout=30)
-        api_port = free_port()
-        boot = d / "bootstrap.key"
-        procs.append(_spawn(["services.api", "--port", str(api_port), "--control-db", f"sqlite:///{d / 'control.db'}",
-                             "--bootstrap-key-file", str(boot), "--store", f"sqlite:///{d / 'audit.db'}"],
-                            d / "api.log", env={"SECCHAIN_BUNDLES_DIR": str(bundles)}))
-        api = f"http://127.0.0.1:{api_port}"
-        _wait_ready(api + "/readyz", procs[-1], d / "api.log")
-        provider = boot.read_text().strip()
+        up = start_upstream(d, procs)
+        api, provider = start_control_plane(d, procs, env={"SECCHAIN_BUNDLES_DIR": str(bundles)})
         keys = {}
         for key_id, role in (("maintainer", "rule-maintainer"), ("waf-fleet", "dataplane")):
             keys[key_id] = d / f"{key_id}.key"
-            keys[key_id].write_text(_api(api, provider, "POST", "/v1/keys", {"id": key_id, "role": role})["secret"])
+            keys[key_id].write_text(api_call(api, provider, "POST", "/v1/keys", {"id": key_id, "role": role})["secret"])
         for version, folder in packs.items():
             assert rules_main(["publish", str(folder), "--changelog", f"core {version}", "--api", api,
                                "--key-file", str(keys["maintainer"]), "--bundles-dir", str(d / "bundles-cli"),
                                "--cache-dir", str(d / "cache-cli")]) == 0
-        _api(api, provider, "POST", "/v1/tenants", {"id": "demo"})
-        _api(api, provider, "POST", "/v1/tenants/demo/vpcs", {"id": "vpc-demo"})
-        _api(api, provider, "POST", "/v1/tenants/demo/vpcs/vpc-demo/sites",
+        api_call(api, provider, "POST", "/v1/tenants", {"id": "demo"})
+        api_call(api, provider, "POST", "/v1/tenants/demo/vpcs", {"id": "vpc-demo"})
+        api_call(api, provider, "POST", "/v1/tenants/demo/vpcs/vpc-demo/sites",
              {"name": "demo-site", "hosts": ["demo.local"], "upstream": f"http://127.0.0.1:{up}",
               "mode": "prevent", "rulesets": ["core@1.0.0"]})
         waf_port, admin_port = free_port(), free_port()
-        procs.append(_spawn(["services.waf", "--port", str(waf_port), "--admin-port", str(admin_port),
+        procs.append(spawn(["services.waf", "--port", str(waf_port), "--admin-port", str(admin_port),
                              "--control-url", api, "--control-key-file", str(keys["waf-fleet"]), "--control-wait", "5",
                              "--kafka", broker.bootstrap, "--rules-root", str(rules_root / "waf"),
                              # its own bundles folder: pinned versions are fetched from the API by hash
                              "--bundles-dir", str(d / "bundles-waf"), "--shadow-db", str(d / "shadow.db"),
                              "--spool-dir", str(d / "spool"), "--cache-dir", str(d / "cache")], d / "waf.log"))
-        _wait_ready(f"http://127.0.0.1:{admin_port}/readyz", procs[-1], d / "waf.log")
+        wait_ready(f"http://127.0.0.1:{admin_port}/readyz", procs[-1], d / "waf.log")
         admin = d / "admin.key"
         admin.write_text(provider)
         yield Flow(api, f"http://127.0.0.1:{waf_port}", admin, keys["maintainer"], packs, d / "shadow.db", d)
