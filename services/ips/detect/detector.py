@@ -132,6 +132,7 @@ class FlowDetector:
         self._last_packet: list[Any] = [None, None]
         self._gapped = [False, False]
         self._sent = [0, 0]  # TCP payload bytes per side (stream_size)
+        self._payload_seen: tuple[set[int], set[int]] = (set(), set())  # app rules, payload fast pattern seen
         self._always: list[tuple[int, ...] | None] = [None, None]
         self._app = AppSession(flow.proto, flow.dst_port) if flow.proto in ("tcp", "udp") else None
         self._tx_state: OrderedDict[int, _TxState] = OrderedDict()
@@ -168,32 +169,40 @@ class FlowDetector:
             return []
         hits: list[Hit] = []
         d = int(direction)
-        if self._app is not None:
+        engine = self.engine
+        slot = engine.stream_slot
+        window = self._window[d]
+        room = engine.stream_depth - len(window)
+        inspect_stream = room > 0 and slot is not None and not self._gapped[d]
+        done = self._stream_done[d]
+        found: list[int] = []
+        if inspect_stream:
+            fed = data[:room] if len(data) > room else data
+            window += fed
+            if slot.database is not None:
+                stream = self._streams[d]
+                if stream is None:
+                    stream = self._streams[d] = slot.database.open_stream(max_history=engine.stream_depth)
+                rules_of, is_app, seen = slot.rules_of, engine.is_app, self._payload_seen[d]
+                for m in stream.feed(fed):
+                    for i in rules_of[m.id]:
+                        if is_app[i]:
+                            seen.add(i)  # an app rule's payload fast pattern: a candidate at app points
+                        elif i not in done:
+                            found.append(i)
+        if self._app is not None:  # after the stream scan, so app points see what it found
             for point in self._app.feed(direction, data):
                 self._app_point(point, data, ts, hits)
                 if self.verdict is Verdict.PASS:
                     return hits
-        window = self._window[d]
-        room = self.engine.stream_depth - len(window)
-        slot = self.engine.stream_slot
-        if room <= 0 or slot is None or self._gapped[d]:
+        if not inspect_stream:
             return hits
-        window += data[:room] if len(data) > room else data
-        done = self._stream_done[d]
+        assert slot is not None
         candidates = [i for i in slot.always if i not in done]
         pending = self._pending[d]
         if pending:
             candidates.extend(pending)
-        if slot.database is not None:
-            stream = self._streams[d]
-            if stream is None:
-                stream = self._streams[d] = slot.database.open_stream(max_history=self.engine.stream_depth)
-            fed = data[:room] if len(data) > room else data
-            rules_of = slot.rules_of
-            for m in stream.feed(fed):
-                for i in rules_of[m.id]:
-                    if i not in done:
-                        candidates.append(i)
+        candidates.extend(found)
         if not candidates:
             return hits
         payload = bytes(window)
@@ -393,6 +402,13 @@ class FlowDetector:
         done = state.done
         self._last_point = point
         candidates: list[int] = [i for i in engine.app_always.get(point.proto, ()) if i not in done]
+        on_payload = engine.app_payload.get(point.proto)
+        if on_payload:
+            if self.tuple.proto == "tcp":  # those whose payload fast pattern the stream has shown
+                seen = self._payload_seen[int(direction)]
+                candidates.extend(i for i in seen if i in on_payload and i not in done)
+            else:  # datagrams have no stream database: inspect them at every point
+                candidates.extend(i for i in on_payload if i not in done)
         if state.deferred:
             candidates.extend(state.deferred)
         scanned = state.scanned

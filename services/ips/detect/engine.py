@@ -25,7 +25,7 @@ from typing import Any
 from services.ips.detect.classify import BODY_BUFFERS, Kind, directions_of, kind_of, order
 from services.ips.detect.detector import TRANSPORTS_ANY, FlowDetector, Hit, Verdict
 from services.ips.detect.iponly import HeaderIndex
-from services.ips.detect.prefilter import PACKET_SLOT, STREAM_SLOT, Slot, build_slot, slot_of
+from services.ips.detect.prefilter import PACKET_SLOT, STREAM_SLOT, Slot, build_slot, payload_prefilter, slot_of
 from services.ips.detect.state import ThresholdTracker, XbitStore
 from services.ips.model import AppProto, Direction, FlowTuple
 from services.ips.signatures.keywords.stream_size import StreamSize
@@ -50,6 +50,7 @@ class DetectEngine:
         headers: tuple[tuple[Any, ...], ...],
         slots: dict[str, Slot],
         app_always: dict[AppProto, tuple[int, ...]],
+        app_payload: dict[AppProto, frozenset[int]],
         app_slots: dict[tuple[AppProto, Direction], tuple[Slot, ...]],
         header_rules: dict[str, tuple[int, ...]],
         stats: dict[str, Any],
@@ -62,6 +63,8 @@ class DetectEngine:
         self.headers = headers
         self.slots = slots
         self.app_always = app_always
+        self.app_payload = app_payload
+        self.is_app = tuple(k is Kind.APP for k in kinds)
         self.app_slots = app_slots
         self.header_rules = header_rules
         self.stream_size = any(isinstance(c, StreamSize) for s in sigs for c in s.packet_checks)
@@ -111,6 +114,7 @@ class DetectEngine:
             header_of.append(hid)
         members: dict[str, list[tuple[int, Signature]]] = {}
         app_always: dict[AppProto, list[int]] = {}
+        app_payload: dict[AppProto, list[int]] = {}
         header_rules: dict[str, list[int]] = {}
         for i, (s, kind) in enumerate(zip(sigs, kinds)):
             if kind is Kind.HEADER:
@@ -120,7 +124,14 @@ class DetectEngine:
             name = slot_of(s, kind)
             if name:
                 members.setdefault(name, []).append((i, s))
-            else:  # app rule without a usable app-buffer fast pattern
+            elif kind is Kind.APP and payload_prefilter(s):
+                # An app rule whose fast pattern is a payload content (``content:"QVOD"; http.uri;
+                # ...``): its pattern goes into the TCP stream database and the rule becomes a
+                # candidate at the flow's app points once the stream has shown the pattern.
+                members.setdefault(STREAM_SLOT, []).append((i, s))
+                for proto in _protos_of(s):
+                    app_payload.setdefault(proto, []).append(i)
+            else:  # app rule without a usable fast pattern
                 for proto in _protos_of(s):
                     app_always.setdefault(proto, []).append(i)
         slots: dict[str, Slot] = {}
@@ -142,12 +153,14 @@ class DetectEngine:
             "by_kind": {k.name.lower(): sum(1 for x in kinds if x is k) for k in Kind},
             "headers": len(headers),
             "slots": {n: {"patterns": len(s.rules_of), "always": len(s.always)} for n, s in slots.items()},
+            "app_rules_on_stream_patterns": sum(len(v) for v in app_payload.values()),
             "compile_seconds": round(compile_s, 3),
             "build_seconds": round(time.perf_counter() - started, 3),
         }
         return cls(
             sigs, kinds, dirs, tuple(header_of), tuple(headers), slots,
             {p: tuple(v) for p, v in app_always.items()},
+            {p: frozenset(v) for p, v in app_payload.items()},
             {p: tuple(v) for p, v in app_slots.items()},
             {t: tuple(v) for t, v in header_rules.items()},
             stats, stream_depth,

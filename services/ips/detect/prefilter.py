@@ -49,6 +49,11 @@ def _usable(sig: Signature, buffer: str) -> bool:
     return fp is not None and fp.buffer == buffer and bool(fp.pattern) and not fp.transforms
 
 
+def payload_prefilter(sig: Signature) -> bool:
+    """Whether the rule's fast pattern is a usable payload content (stream-database material)."""
+    return _usable(sig, PAYLOAD)
+
+
 def slot_of(sig: Signature, kind: Kind) -> str:
     if kind is Kind.STREAM:
         return STREAM_SLOT

@@ -185,3 +185,12 @@ def test_stream_size_counts_each_sides_progress(backend: str) -> None:
                           'stream_size:server,<,5; sid:110;)')
     assert drive(eng, [(C2S, b"HELO a\r\n")]) == [(110, C2S)]  # the server has sent nothing (its SYN: 1)
     assert drive(eng, [(S2C, b"220 mail ready\r\n"), (C2S, b"HELO a\r\n")]) == []
+
+
+def test_app_rule_with_a_payload_fast_pattern_is_found_through_the_stream(backend: str) -> None:
+    eng = engine(backend, 'alert http any any -> any any (flow:to_server; content:"X-Tracker-Token"; '
+                          'http.uri; content:"/t"; sid:120;)')
+    assert eng.stats["app_rules_on_stream_patterns"] == 1
+    request = b"GET /t?a=1 HTTP/1.1\r\nHost: a\r\nX-Tracker-Token: 1\r\n\r\n"
+    assert drive(eng, [(C2S, request[:30]), (C2S, request[30:])]) == [(120, C2S)]
+    assert drive(eng, [(C2S, request.replace(b"Tracker", b"Other"))]) == []
