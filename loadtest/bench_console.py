@@ -63,6 +63,7 @@ def bench_api(base: str, loads: int) -> list[tuple[str, float, float]]:
         "list": "/v1/alerts?from={r}&size=50",
         "list, status=open": "/v1/alerts?from={r}&size=50&status=open",
         "overview": "/v1/alerts/stats?from={r}&top=10",
+        "overview, status=open": "/v1/alerts/stats?from={r}&top=10&status=open",
         "groups": "/v1/alerts/groups?from={r}&by=rule,source&size=200",
     }
     results = []
@@ -73,7 +74,7 @@ def bench_api(base: str, loads: int) -> list[tuple[str, float, float]]:
                 _get(url, key)  # warm-up: first touch of the pages this query reads
                 samples = [_get(url, key) for _ in range(loads)]
                 p50, p95 = _percentiles(samples)
-                results.append((f"{name:<18} {who:<8} from={r}", p50, p95))
+                results.append((f"{name:<21} {who:<8} from={r}", p50, p95))
     return results
 
 
@@ -102,7 +103,7 @@ def bench_render(base: str, loads: int) -> list[tuple[str, float, float]]:
                         if i:
                             samples.append(elapsed)
                     p50, p95 = _percentiles(samples)
-                    results.append((f"render {name:<11} acme     from={r}", p50, p95))
+                    results.append((f"render {name:<14} acme     from={r}", p50, p95))
         finally:
             browser.close()
     return results

@@ -10,6 +10,11 @@ Indexes follow the queries: every API query is tenant-scoped and time-ordered, s
 their own ``(tenant_id, <field>, ts)`` indexes. Pagination is by keyset on ``(ts, event_id,
 tenant_id)``, which stays stable while rows are inserted (OFFSET would shift).
 
+Counts (the overview's total, histogram and top lists, the list's total) come from per-minute,
+per-hour and per-day rollup tables written in the same transaction as the alerts (see
+``sqlite_rollup``) whenever a query filters on tenants, time and status only; any other filter
+reads the rows.
+
 Concurrency: WAL lets readers run beside the single writer. Connections come from a small pool
 (one per concurrent caller, no thread affinity); writes in this process are serialised by a lock
 so they queue here instead of spinning on SQLITE_BUSY, and ``busy_timeout`` covers other processes.
@@ -39,8 +44,9 @@ from shared.stores.model import (AlertQuery, AlertStats, BulkResult, SearchPage,
                                  ms_to_rfc3339, to_ms)
 from shared.stores.triage import TriageChange, next_triage
 from shared.stores.netaddr import ip_filter_range, ip_from_key
+from shared.stores import sqlite_rollup as rollup
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY,
@@ -69,6 +75,8 @@ CREATE INDEX IF NOT EXISTS alerts_tenant_source ON alerts (tenant_id, source_ip_
 CREATE INDEX IF NOT EXISTS alerts_event ON alerts (event_id);
 CREATE INDEX IF NOT EXISTS alerts_trace ON alerts (trace_id) WHERE trace_id IS NOT NULL;
 {v2_indexes}
+{v3_indexes}
+{rollups}
 CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5({columns}, tokenize = 'unicode61 remove_diacritics 2');
 """
 # Version 2 (the SOC console): triage status and flow id columns, and indexes for the console's
@@ -78,7 +86,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5({columns}, tokenize = '
 _V2_COLUMNS = ("ALTER TABLE alerts ADD COLUMN flow_id TEXT",
                "ALTER TABLE alerts ADD COLUMN triage_status TEXT NOT NULL DEFAULT 'open'")
 _V2_INDEXES = """
-CREATE INDEX IF NOT EXISTS alerts_tenant_status ON alerts (tenant_id, triage_status, ts);
 CREATE INDEX IF NOT EXISTS alerts_tenant_service ON alerts (tenant_id, service_name, ts);
 CREATE INDEX IF NOT EXISTS alerts_tenant_rule_source ON alerts (tenant_id, rule_id, source_ip_key, ts);
 CREATE INDEX IF NOT EXISTS alerts_flow ON alerts (flow_id) WHERE flow_id IS NOT NULL;
@@ -86,6 +93,15 @@ CREATE INDEX IF NOT EXISTS alerts_tenant_ts_facets ON alerts (tenant_id, ts, rul
 CREATE INDEX IF NOT EXISTS alerts_ts_facets ON alerts (ts, tenant_id, rule_id, source_ip_key, service_name);
 CREATE INDEX IF NOT EXISTS alerts_rule_ts ON alerts (rule_id, ts);
 """
+# Version 3: the rollups (see sqlite_rollup) and the inbox (``status=open``, newest first) in index
+# order: across every tenant, and for one tenant (replacing version 2's (tenant_id, triage_status,
+# ts), which left a sort of every tie on ts to do). Without them SQLite walks the time index
+# skipping every closed alert, or sorts a week of open ones.
+_V3_INDEXES = """
+CREATE INDEX IF NOT EXISTS alerts_status_ts ON alerts (triage_status, ts, event_id, tenant_id);
+CREATE INDEX IF NOT EXISTS alerts_tenant_status_ts ON alerts (tenant_id, triage_status, ts, event_id);
+"""
+_V3_DROPPED = ("DROP INDEX IF EXISTS alerts_tenant_status",)
 _INSERT_FTS = (f"INSERT INTO alerts_fts (rowid, {', '.join(FREE_TEXT_COLUMNS)})"
                f" VALUES (?{', ?' * len(FREE_TEXT_COLUMNS)})")
 _INSERT = (
@@ -105,8 +121,11 @@ def _fts_phrase(term: str) -> str:
 
 
 class SqliteStore(AuditStore):
-    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0, use_rollups: bool = True) -> None:
+        """``use_rollups=False`` answers every read by scanning the alerts (the rollups are still
+        maintained): the reference the rollup path is tested against."""
         self.path = str(path)
+        self.use_rollups = use_rollups
         self._busy_timeout = busy_timeout
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._all: list[sqlite3.Connection] = []
@@ -187,10 +206,16 @@ class SqliteStore(AuditStore):
                     conn.execute(statement)
                 conn.execute("UPDATE alerts SET flow_id = json_extract(doc, '$.flow.id'),"
                              " triage_status = coalesce(json_extract(doc, '$.triage.status'), 'open')")
-            schema = _SCHEMA.format(columns=", ".join(FREE_TEXT_COLUMNS), v2_indexes=_V2_INDEXES)
+            schema = _SCHEMA.format(columns=", ".join(FREE_TEXT_COLUMNS), v2_indexes=_V2_INDEXES,
+                                    v3_indexes=_V3_INDEXES, rollups=rollup.SCHEMA)
             for statement in schema.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            if version < 3:
+                # Upgrading a store that has alerts (a fresh one has none: this is instant).
+                for statement in _V3_DROPPED:
+                    conn.execute(statement)
+                rollup.rebuild(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def bulk_index(self, docs: Sequence[dict[str, Any]]) -> BulkResult:
@@ -207,15 +232,19 @@ class SqliteStore(AuditStore):
         if not rows:
             return result
         with self._write("bulk insert") as conn:
+            inserted = []
             for ex, body in rows:
                 cur = conn.execute(_INSERT, (ex.tenant_id, ex.event_id, ex.ts_ms, ex.module, ex.action, ex.severity,
                                              ex.rule_id, ex.rule_name, ex.source_ip, ex.source_ip_key, ex.vpc_id,
                                              ex.service_name, ex.trace_id, ex.flow_id, ex.triage_status, body))
                 if cur.rowcount == 1:
                     conn.execute(_INSERT_FTS, (cur.lastrowid, *ex.text))
+                    inserted.append((ex.tenant_id, ex.ts_ms, ex.triage_status, ex.rule_id, ex.source_ip_key,
+                                     ex.service_name))
                     result.indexed += 1
                 else:
                     result.duplicates += 1
+            rollup.apply(conn, inserted, 1)
         return result
 
     def search(self, query: AlertQuery) -> SearchPage:
@@ -229,7 +258,9 @@ class SqliteStore(AuditStore):
             page_args += query.after.as_list()
         with self._read("search") as conn:
             total = None
-            if query.with_total:
+            if query.with_total and self._rollups_answer(query):
+                total = rollup.RollupReader(conn, query).total()
+            elif query.with_total:
                 total = conn.execute(f"SELECT COUNT(*) FROM alerts {self._sql(where)}", args).fetchone()[0]
             rows = conn.execute(
                 f"SELECT doc, ts, event_id, tenant_id FROM alerts {self._sql(page_where)}"
@@ -240,7 +271,12 @@ class SqliteStore(AuditStore):
         cursor = encode_cursor(SortKey(rows[-1][1], rows[-1][2], rows[-1][3]), query.sort) if more else None
         return SearchPage(hits=[json.loads(r[0]) for r in rows], total=total, next_cursor=cursor)
 
+    def _rollups_answer(self, query: AlertQuery) -> bool:
+        return self.use_rollups and rollup.usable(query)
+
     def stats(self, query: AlertQuery, *, top: int = 10, interval: str | None = None) -> AlertStats:
+        if self._rollups_answer(query):
+            return self._stats_from_rollups(query, top, interval)
         # An empty tenant list becomes SQLite's empty ``IN ()``, false for every row.
         where, args = self._where(query)
         sql_where = self._sql(where)
@@ -286,6 +322,37 @@ class SqliteStore(AuditStore):
         return AlertStats(total=total, top_rules=top_rules, top_sources=top_sources, histogram=histogram,
                           interval=interval or "", top_targets=top_targets)
 
+    def _stats_from_rollups(self, query: AlertQuery, top: int, interval: str | None) -> AlertStats:
+        """``stats`` for a query filtering on tenants, time and status only (see sqlite_rollup)."""
+        where, args = self._where(query)
+        with self._read("stats") as conn:
+            reader = rollup.RollupReader(conn, query)
+            total = reader.total()
+            data_min = data_max = None
+            if needs_data_bounds(query.from_ms, query.until_ms):
+                data_min, data_max = reader.bounds()
+            top_rules = [{"rule_id": rule_id, "rule_name": self._latest_rule_name(conn, where, args, rule_id),
+                          "count": count} for rule_id, count in reader.top(rollup.RULES, top)]
+            top_sources = [{"source_ip": ip_from_key(key), "count": count}
+                           for key, count in reader.top(rollup.SOURCES, top)]
+            top_targets = [{"service_name": name, "count": count} for name, count in reader.top(rollup.TARGETS, top)]
+            chosen = plan(query.from_ms, query.until_ms, data_min, data_max, interval,
+                          to_ms(datetime.now(timezone.utc)))
+            histogram: list[dict[str, Any]] = []
+            if chosen is not None:
+                name, step, first, last = chosen
+                if step % rollup.MINUTE == 0:
+                    counts = reader.histogram(step)
+                else:
+                    # Sub-minute buckets come with short ranges: counting the rows is cheap.
+                    counts = dict(conn.execute(
+                        f"SELECT ts - (ts % ?) AS bucket, COUNT(*) FROM alerts {self._sql(where)} GROUP BY bucket",
+                        [step, *args]).fetchall())
+                histogram = fill(counts, first, last, step)
+                interval = name
+        return AlertStats(total=total, top_rules=top_rules, top_sources=top_sources, histogram=histogram,
+                          interval=interval or "", top_targets=top_targets)
+
     def groups(self, query: AlertQuery, by: Sequence[GroupField], *, size: int = 100) -> AlertGroups:
         names = tuple(f.name for f in by)
         if query.tenant_ids == () or not by:
@@ -318,7 +385,7 @@ class SqliteStore(AuditStore):
                change: TriageChange) -> dict[str, Any] | None:
         if tenant_ids is not None and not tenant_ids:
             return None
-        sql, args = "SELECT id, doc FROM alerts WHERE event_id = ?", [event_id]
+        sql, args = f"SELECT id, doc, {rollup.ROW_COLUMNS} FROM alerts WHERE event_id = ?", [event_id]
         if tenant_ids is not None:
             sql += f" AND tenant_id IN ({','.join('?' * len(tenant_ids))})"
             args += list(tenant_ids)
@@ -332,6 +399,10 @@ class SqliteStore(AuditStore):
             doc["triage"] = next_triage(doc, change)
             conn.execute("UPDATE alerts SET doc = ?, triage_status = ? WHERE id = ?",
                          (json.dumps(doc, ensure_ascii=False, separators=(",", ":")), change.status, row[0]))
+            before = row[2:]
+            if before[2] != change.status:
+                rollup.apply(conn, [before], -1)
+                rollup.apply(conn, [(*before[:2], change.status, *before[3:])], 1)
         return doc
 
     def get(self, event_id: str, tenant_ids: tuple[str, ...] | None) -> dict[str, Any] | None:
@@ -360,6 +431,8 @@ class SqliteStore(AuditStore):
             # Short transactions: the indexer keeps writing while retention runs.
             with self._write("retention") as conn:
                 ids = json.dumps([r[0] for r in conn.execute(f"{sql} LIMIT {_DELETE_BATCH}", args)])
+                rollup.apply(conn, conn.execute(f"SELECT {rollup.ROW_COLUMNS} FROM alerts"
+                                                " WHERE id IN (SELECT value FROM json_each(?))", (ids,)), -1)
                 conn.execute("DELETE FROM alerts_fts WHERE rowid IN (SELECT value FROM json_each(?))", (ids,))
                 count = conn.execute("DELETE FROM alerts WHERE id IN (SELECT value FROM json_each(?))", (ids,)).rowcount
             deleted += count
@@ -392,6 +465,9 @@ class SqliteStore(AuditStore):
                           rule_id: str) -> str | None:
         """The name of the rule's most recent matching alert (a rule's msg can change between
         rule set versions; the latest is what the analyst will see next)."""
+        # Unary + keeps the status term off the index: the walk must start from the rule's index
+        # (alerts_rule_ts), not from every open alert's (alerts_status_ts) in search of this rule.
+        where = ["+" + w if w.startswith("triage_status") else w for w in where]
         found = conn.execute(f"SELECT rule_name FROM alerts {self._sql([*where, 'rule_id = ?'])}"
                              " ORDER BY ts DESC LIMIT 1", [*args, rule_id]).fetchone()
         return found[0] if found else None

@@ -115,6 +115,46 @@ def test_queries_use_an_index(sqlite_store: SqliteStore, filters: dict[str, obje
     assert "alerts USING INDEX alerts_" in plan or "alerts USING COVERING INDEX alerts_" in plan, plan
 
 
+@pytest.mark.parametrize(("tenants", "index"), [(None, "alerts_status_ts"), (("a",), "alerts_tenant_status_ts")])
+@pytest.mark.parametrize("cursor", [False, True])
+def test_inbox_pages_come_in_index_order(sqlite_store: SqliteStore, tenants: tuple[str, ...] | None, index: str,
+                                         cursor: bool) -> None:
+    """``status=open`` newest first, one tenant or all, first page or later: the page is read in
+    index order and stops after 51 rows, with no sort of the week's open alerts."""
+    sqlite_store.bulk_index([make_alert(tenant_id=t, rule_id=r, source_ip=f"10.0.{i}.1", timestamp=f"2026-11-2{i}T10:00:00.000Z")
+                             for i in range(1, 8) for t in ("a", "b") for r in ("1", "942100")])
+    with sqlite_store._connection("analyze") as conn:  # noqa: SLF001
+        conn.execute("ANALYZE")
+    query = AlertQuery(tenant_ids=tenants, status="open", time_from=datetime(2026, 11, 20, tzinfo=timezone.utc))
+    where, args = SqliteStore._where(query)  # noqa: SLF001
+    if cursor:
+        where.append("(ts, event_id, tenant_id) < (?, ?, ?)")
+        args += [1, "x", "a"]
+    sql = f"SELECT doc FROM alerts {SqliteStore._sql(where)} ORDER BY ts DESC, event_id DESC, tenant_id DESC LIMIT 51"  # noqa: SLF001
+    plan = _plan(sqlite_store, sql, args)
+    assert f"USING INDEX {index} " in plan and "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.parametrize("status", ["open", "closed"])
+def test_rule_names_are_looked_up_from_the_rule_index(sqlite_store: SqliteStore, status: str) -> None:
+    """The overview's rule names (latest alert of each top rule) start from the rule, not from the
+    whole inbox: with a status filter the status index would walk every open alert."""
+    sqlite_store.bulk_index([make_alert(tenant_id=t, rule_id=r, timestamp=f"2026-11-2{i}T10:00:00.000Z")
+                             for i in range(1, 8) for t in ("a", "b") for r in ("1", "942100")])
+    statements: list[str] = []
+    with sqlite_store._connection("trace") as conn:  # noqa: SLF001
+        conn.set_trace_callback(statements.append)
+    try:
+        sqlite_store.stats(AlertQuery(tenant_ids=None, status=status, time_from=datetime(2026, 11, 20, tzinfo=timezone.utc)))
+    finally:
+        with sqlite_store._connection("trace") as conn:  # noqa: SLF001
+            conn.set_trace_callback(None)
+    lookups = [sql for sql in statements if sql.startswith("SELECT rule_name FROM alerts")]
+    assert len(lookups) == (2 if status == "open" else 0)
+    for sql in lookups:
+        assert "USING INDEX alerts_rule_ts " in _plan(sqlite_store, sql, []), sql
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(q=st.text(min_size=1, max_size=60))
 def test_no_free_text_can_break_fts(sqlite_store: SqliteStore, q: str) -> None:

@@ -29,10 +29,14 @@ function signOut(reason) {
   signin.render(root, { reason, onSignedIn: (who) => { me = who; showIdentity(); route(); } });
 }
 
-async function route() {
+function viewOf(state) {
+  return VIEWS[state.view] ?? list;
+}
+
+async function route(prefetched = null) {
   if (!me) return;
   const state = current();
-  const view = VIEWS[state.view] ?? list;
+  const view = viewOf(state);
   for (const link of document.querySelectorAll("nav a")) {
     link.classList.toggle("active", link.dataset.view === state.view);
   }
@@ -42,7 +46,7 @@ async function route() {
   const target = h("div", { class: "view" });
   root.replaceChildren(target);
   try {
-    await view.render(target, { ...state, me });
+    await view.render(target, { ...state, me }, prefetched);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return;
     target.querySelector(".loading")?.remove();
@@ -54,8 +58,15 @@ async function route() {
 async function boot() {
   document.getElementById("sign-out").addEventListener("click", () => signOut());
   window.addEventListener("secchain:unauthenticated", () => signOut("Your key is no longer accepted; sign in again."));
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => route());
+  let prefetched = null;
   if (auth.key) {
+    // The first view's data does not depend on who signed in: ask for it together with /v1/me
+    // instead of one round trip after the other. If the key is refused both fail and the
+    // prefetch is dropped.
+    const view = viewOf(current());
+    prefetched = view.load ? view.load(current()) : null;
+    prefetched?.catch(() => {});
     try {
       me = await api.me();
     } catch {
@@ -63,7 +74,7 @@ async function boot() {
     }
   }
   showIdentity();
-  if (me) route(); else signOut();
+  if (me) route(prefetched); else signOut();
 }
 
 boot();

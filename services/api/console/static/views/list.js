@@ -25,13 +25,22 @@ async function download(params, format) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export async function render(root, { params, me }) {
+function sortOf(params) {
+  return params.sort === "asc" ? "asc" : "desc";
+}
+
+/** The page this view shows; started early by the boot code, in parallel with /v1/me. */
+export function load({ params }) {
+  return api.alerts({ ...filtersOf(params), sort: sortOf(params), size: PAGE_SIZE, cursor: params.cursor });
+}
+
+export async function render(root, { params, me }, prefetched = null) {
   const provider = me.role === "provider-admin";
-  const sort = params.sort === "asc" ? "asc" : "desc";
+  const sort = sortOf(params);
   const status = h("div", { class: "loading" }, "Loading alerts…");
   clear(root).append(filterBar("alerts", params, { me }), status);
 
-  const page = await api.alerts({ ...filtersOf(params), sort, size: PAGE_SIZE, cursor: params.cursor });
+  const page = await (prefetched ?? load({ params }));
 
   const exportStatus = h("span", { class: "muted", id: "export-status" });
   const exportButton = (format, label) => h("button", { type: "button", dataset: { export: format },

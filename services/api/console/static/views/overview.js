@@ -50,10 +50,15 @@ function topList(id, title, entries, params, name, labelOf, subOf = () => "") {
       : h("p", { class: "muted" }, "Nothing in this range."));
 }
 
-export async function render(root, { params, me }) {
+/** The stats this view draws; started early by the boot code, in parallel with /v1/me. */
+export function load({ params }) {
+  return api.stats({ ...filtersOf(params), top: 10 });
+}
+
+export async function render(root, { params, me }, prefetched = null) {
   const status = h("div", { class: "loading" }, "Loading overview…");
   clear(root).append(filterBar("overview", params, { me }), status);
-  const stats = await api.stats({ ...filtersOf(params), top: 10 });
+  const stats = await (prefetched ?? load({ params }));
   status.replaceWith(h("div", { class: "cards" },
     h("section", { class: "card wide histogram", id: "histogram" },
       h("h2", {}, `Alerts over time · ${stats.interval || "–"} buckets`),
