@@ -24,7 +24,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance,
 from shared.runtime.ports import free_port
 from shared.runtime.process import die_with_parent, stop_process
 from tests.control.conftest import openapi_document
-from tests.control.test_waf_live import _wait_ready
+from tests.live import wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 EXCLUDED = {
@@ -54,7 +54,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
                                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO, preexec_fn=die_with_parent)
     try:
         api = f"http://127.0.0.1:{port}"
-        _wait_ready(api + "/readyz", proc, log)
+        wait_ready(api + "/readyz", proc, log)
         key = (d / "boot.key").read_text().strip()
         _post(api, key, "/v1/tenants", {"id": "demo"})
         _post(api, key, "/v1/tenants/demo/vpcs", {"id": "vpc-1"})
